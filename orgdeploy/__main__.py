@@ -1,0 +1,3 @@
+from orgdeploy.cli import main
+
+main()

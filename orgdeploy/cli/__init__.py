@@ -1,0 +1,43 @@
+"""The orgdeploy command line. Commands are thin: parse options, call the library, print.
+
+Only typer is imported at start-up; each command imports what it needs, so
+`orgdeploy --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from orgdeploy.cli import common
+from orgdeploy.cli.commands_templates import register as register_template_commands
+
+app = typer.Typer(
+    name="orgdeploy",
+    help=(
+        "Deploy AWS Config across a whole AWS Organization with CloudFormation StackSets.\n\n"
+        "Start with `orgdeploy init`, edit orgdeploy.yaml, then `orgdeploy lint` and `orgdeploy render`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global_options(
+    debug: common.DebugOption = False,
+    version: common.VersionOption = False,
+) -> None:
+    """Deploy AWS Config across a whole AWS Organization with CloudFormation StackSets."""
+    common.STATE.debug = debug
+
+
+register_template_commands(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: the one place where errors become messages and exit codes."""
+    sys.exit(common.run_app(app, argv))

@@ -1,0 +1,81 @@
+"""Options shared by commands, and the single place errors turn into exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from orgdeploy import __version__
+
+
+@dataclass
+class CliState:
+    debug: bool = False
+
+
+STATE = CliState()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"orgdeploy {__version__}")
+        raise typer.Exit()
+
+
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and AWS call logging.")]
+VersionOption = Annotated[
+    bool,
+    typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+]
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Path to orgdeploy.yaml (or the folder holding it).",
+        envvar="ORGDEPLOY_CONFIG",
+        show_default=True,
+    ),
+]
+DEFAULT_CONFIG = Path("orgdeploy.yaml")
+
+
+def error(message: str) -> None:
+    typer.echo(f"orgdeploy: error: {message}", err=True)
+
+
+def run_app(app: typer.Typer, argv: list[str] | None) -> int:
+    """Run the typer app; map every failure to a message and an exit code."""
+    from orgdeploy.errors import OrgDeployError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result: Any = app(args=argv, standalone_mode=False, prog_name="orgdeploy")
+    except OrgDeployError as exc:
+        if debug:
+            traceback.print_exc()
+        error(str(exc))
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+        return 1
+    return int(result) if isinstance(result, int) else 0
