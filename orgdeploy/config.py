@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -95,10 +94,10 @@ class Delivery(_Model):
     bucket_account: AccountId | None = None
     bucket_name: Annotated[str, _pattern(_BUCKET_RE, "an S3 bucket name")] | None = None
     kms_key_arn: Annotated[str, _pattern(_KMS_RE, "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")] | None = None
-    sns_topic_arn: Annotated[str, _pattern(_SNS_RE, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")] | None = (
-        None
-    )
-    key_prefix: Annotated[str, Field(max_length=200), _pattern(re.compile(r"^[A-Za-z0-9!_.*'()/-]*$"), "an S3 key prefix")] = ""
+    sns_topic_arn: Annotated[str, _pattern(_SNS_RE, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")] | None = None
+    key_prefix: Annotated[
+        str, Field(max_length=200), _pattern(re.compile(r"^[A-Za-z0-9!_.*'()/-]*$"), "an S3 key prefix")
+    ] = ""
     snapshot_frequency: Literal["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"] = (
         "TwentyFour_Hours"
     )
@@ -151,9 +150,9 @@ class Recording(_Model):
 
 
 class Aggregator(_Model):
-    name: Annotated[
-        str, Field(max_length=256), _pattern(re.compile(r"^[\w-]+$"), "letters, digits, '_' or '-'")
-    ] = "orgdeploy"
+    name: Annotated[str, Field(max_length=256), _pattern(re.compile(r"^[\w-]+$"), "letters, digits, '_' or '-'")] = (
+        "orgdeploy"
+    )
 
 
 ParameterValue = Annotated[str, BeforeValidator(lambda v: str(v).lower() if isinstance(v, bool) else v)]
@@ -162,7 +161,9 @@ ParameterValue = Annotated[str, BeforeValidator(lambda v: str(v).lower() if isin
 class ConformancePack(_Model):
     name: Annotated[str, Field(max_length=50), _pattern(_NAME_RE, "a pack name of letters, digits and hyphens")]
     template: Path
-    parameters: dict[Annotated[str, _pattern(re.compile(r"^[A-Za-z0-9]{1,255}$"), "a parameter name")], ParameterValue | int | float] = {}
+    parameters: dict[
+        Annotated[str, _pattern(re.compile(r"^[A-Za-z0-9]{1,255}$"), "a parameter name")], ParameterValue | int | float
+    ] = {}
     regions: Annotated[list[Region], Field(min_length=1)] | None = None
     excluded_accounts: Annotated[list[AccountId], Field(max_length=1000)] = []
     delivery_bucket: Annotated[str, _pattern(_BUCKET_RE, "an S3 bucket name")] | None = None
@@ -185,7 +186,9 @@ class ConformancePack(_Model):
 
 
 class StackSets(_Model):
-    name_prefix: Annotated[str, Field(max_length=64), _pattern(_NAME_RE, "letters, digits and hyphens, starting with a letter")] = "orgdeploy"
+    name_prefix: Annotated[
+        str, Field(max_length=64), _pattern(_NAME_RE, "letters, digits and hyphens, starting with a letter")
+    ] = "orgdeploy"
     managed_execution: bool = True
     region_concurrency: Literal["parallel", "sequential"] = "parallel"
     max_concurrent_percentage: Annotated[int, Field(ge=1, le=100)] = 100

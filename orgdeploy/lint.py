@@ -6,6 +6,7 @@ lint path needs it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,8 @@ def lint_files(targets: Sequence[LintTarget], *, regions: Sequence[str]) -> Lint
     shown = {str(t.path): t.display_name for t in targets}
     config = ConfigMixIn(templates=[str(t.path) for t in targets], regions=list(regions))
     runner = Runner(config)
-    matches = list(runner.run())
-    for match in matches:
-        match.filename = shown.get(str(match.filename), match.filename)
+    # Matches are frozen dataclasses; re-label temp paths with the names users know.
+    matches = [dataclasses.replace(m, filename=shown.get(str(m.filename), m.filename)) for m in runner.run()]
     matches.sort(key=lambda m: (m.filename or "", m.linenumber, m.rule.id))
     return LintResult(matches=tuple(matches), rules=runner.rules, targets=tuple(targets))
 

@@ -216,9 +216,7 @@ def render_all(config: Config) -> RenderedSet:
         RenderedTemplate(
             key="aggregator",
             filename="aggregator.yaml",
-            body=render_shipped(
-                "aggregator.yaml.j2", {**_common(config), "aggregator_name": config.aggregator.name}
-            ),
+            body=render_shipped("aggregator.yaml.j2", {**_common(config), "aggregator_name": config.aggregator.name}),
             placements=(Placement("stack", naming.aggregator_stack(config), "administrator", home),),
             capabilities=("CAPABILITY_IAM",),
         ),

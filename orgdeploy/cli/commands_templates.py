@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,22 +11,22 @@ import typer
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
 
-class LintFormatChoice(str, Enum):
+class LintFormatChoice(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
     junit = "junit"
 
 
-class OutputChoice(str, Enum):
+class OutputChoice(StrEnum):
     text = "text"
     json = "json"
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder to write orgdeploy.yaml and packs/baseline.yaml into.")] = Path(
-        "."
-    ),
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write orgdeploy.yaml and packs/baseline.yaml into.")
+    ] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
 ) -> None:
     """Write a commented example orgdeploy.yaml and a small default conformance pack.
@@ -42,9 +42,9 @@ def init(
 def render(
     config: ConfigOption = DEFAULT_CONFIG,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the rendered templates.")] = Path("rendered"),
-    output: Annotated[OutputChoice, typer.Option("--output", help="text lists the files; json prints the manifest.")] = (
-        OutputChoice.text
-    ),
+    output: Annotated[
+        OutputChoice, typer.Option("--output", help="text lists the files; json prints the manifest.")
+    ] = (OutputChoice.text),
 ) -> None:
     """Render every CloudFormation template this config deploys, plus manifest.json.
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from orgdeploy import __version__
@@ -62,20 +61,25 @@ def run_app(app: typer.Typer, argv: list[str] | None) -> int:
             traceback.print_exc()
         error(str(exc))
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         error("aborted")
         return 130
     except KeyboardInterrupt:
         error("interrupted")
         return 130
     except Exception as exc:
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         if debug:
             traceback.print_exc()
         error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         return 1
     return int(result) if isinstance(result, int) else 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's exceptions (vendored by newer typer releases) carry show() and exit_code."""
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__) and hasattr(exc, "show")

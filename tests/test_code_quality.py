@@ -1,0 +1,63 @@
+"""ruff and mypy stay clean, and the pure core stays free of boto3."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PURE_MODULES = [
+    "config",
+    "yamlpos",
+    "awsdata",
+    "jinja",
+    "recording",
+    "templates",
+    "naming",
+    "render_output",
+    "scaffold",
+]
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip(f"{name} is not installed in this environment")
+    return found
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run([_tool("ruff"), "check", "."], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean() -> None:
+    result = subprocess.run([_tool("mypy")], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_do_not_import_aws_sdks_or_the_cli(module: str) -> None:
+    tree = ast.parse((REPO_ROOT / "orgdeploy" / f"{module}.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"boto3", "botocore", "typer", "moto", "cfnlint"}
+
+
+def test_only_the_sandbox_imports_moto() -> None:
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in (REPO_ROOT / "orgdeploy").rglob("*.py")
+        if "sandbox" not in path.parts and ("import moto" in path.read_text() or "from moto" in path.read_text())
+    ]
+    assert offenders == []
