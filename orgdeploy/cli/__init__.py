@@ -11,6 +11,7 @@ import sys
 import typer
 
 from orgdeploy.cli import common
+from orgdeploy.cli.commands_deploy import register as register_deploy_commands
 from orgdeploy.cli.commands_templates import register as register_template_commands
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ def _global_options(
 
 
 register_template_commands(app)
+register_deploy_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,83 @@
+"""Survey existing Config state per account and Region, through an assumed role, in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from orgdeploy.aws.retry import call_with_retries, error_code
+from orgdeploy.aws.session import AwsContext
+from orgdeploy.inventory import AccountFacts, RecorderFact
+from orgdeploy.recorders import classify_recorder
+
+SERVICE_LINKED_ROLE = "AWSServiceRoleForConfig"
+CENSUS_WORKERS = 8
+
+
+def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, management: str) -> tuple[str, ...]:
+    """Regions (of those given) not enabled in account, asked of the Account API from the management account."""
+    client = ctx.client("account")
+    kwargs = {} if account == management else {"AccountId": account}
+    found: dict[str, str] = {}
+
+    def collect() -> None:
+        for page in client.get_paginator("list_regions").paginate(**kwargs):
+            for item in page.get("Regions", []):
+                found[item["RegionName"]] = item["RegionOptStatus"]
+
+    call_with_retries(collect)
+    return tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
+
+
+def survey_account(
+    ctx: AwsContext, account: str, regions: list[str], *, management: str, orgdeploy_recorder: str
+) -> AccountFacts:
+    try:
+        off = disabled_regions(ctx, account, regions, management=management)
+        iam = ctx.client("iam", account=account)
+        try:
+            call_with_retries(iam.get_role, RoleName=SERVICE_LINKED_ROLE)
+            has_role = True
+        except Exception as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+            has_role = False
+        recorders = []
+        for region in regions:
+            if region in off:
+                continue
+            config = ctx.client("config", region, account)
+            found = call_with_retries(config.describe_configuration_recorders).get("ConfigurationRecorders", [])
+            statuses = {
+                s["name"]: bool(s.get("recording"))
+                for s in call_with_retries(config.describe_configuration_recorder_status).get(
+                    "ConfigurationRecordersStatus", []
+                )
+            }
+            for recorder in found:
+                name = recorder["name"]
+                owner = classify_recorder(name, orgdeploy_name=orgdeploy_recorder)
+                recorders.append((region, RecorderFact(name, owner, statuses.get(name, False))))
+        return AccountFacts(account, True, "", has_role, tuple(recorders), off)
+    except Exception as exc:
+        code = error_code(exc) or type(exc).__name__
+        return AccountFacts(account, False, f"{code}: {exc}")
+
+
+def survey(
+    ctx: AwsContext,
+    accounts: list[str],
+    regions: list[str],
+    *,
+    management: str,
+    orgdeploy_recorder: str,
+    on_done: Callable[[AccountFacts], None] | None = None,
+) -> tuple[AccountFacts, ...]:
+    def one(account: str) -> AccountFacts:
+        facts = survey_account(ctx, account, regions, management=management, orgdeploy_recorder=orgdeploy_recorder)
+        if on_done:
+            on_done(facts)
+        return facts
+
+    with ThreadPoolExecutor(max_workers=CENSUS_WORKERS, thread_name_prefix="census") as pool:
+        return tuple(pool.map(one, accounts))

@@ -1,0 +1,89 @@
+"""Build the Inventory: everything the planner needs to know about AWS, read once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from orgdeploy import naming
+from orgdeploy.aws.census import survey
+from orgdeploy.aws.organizations import read_organization
+from orgdeploy.aws.quotas import read_quotas
+from orgdeploy.aws.session import AwsContext
+from orgdeploy.aws.stacks import StacksGateway
+from orgdeploy.aws.stacksets import StackSetsGateway
+from orgdeploy.config import Config
+from orgdeploy.inventory import Inventory, Quotas, StackState
+
+Progress = Callable[[str], None]
+
+
+def _stack_locations(config: Config, caller: str, management: str) -> list[tuple[str, str, str]]:
+    """(stack name, account, Region) of every plain stack orgdeploy may own."""
+    home = config.home_region
+    bucket_account = config.delivery.bucket_account or management
+    places = [
+        (naming.delivery_bucket_stack(config), bucket_account, home),
+        (naming.aggregator_stack(config), caller, home),
+    ]
+    places.append((naming.role_stack_set(config), management, home))
+    places += [(naming.recorder_stack_set(config), management, r) for r in config.regions]
+    for pack in config.conformance_packs:
+        places += [(naming.pack_stack(config, pack), caller, r) for r in config.regions]
+    return places
+
+
+def read_stacks(ctx: AwsContext, places: list[tuple[str, str, str]]) -> tuple[StackState, ...]:
+    def one(place: tuple[str, str, str]) -> StackState | None:
+        name, account, region = place
+        return StacksGateway(ctx, account=account, region=region).read(name)
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="stacks") as pool:
+        return tuple(s for s in pool.map(one, places) if s is not None)
+
+
+def read_inventory(
+    ctx: AwsContext,
+    config: Config,
+    *,
+    call_as: str = "SELF",
+    quota_override: Quotas | None = None,
+    census: bool = True,
+    progress: Progress | None = None,
+) -> Inventory:
+    say = progress or (lambda _message: None)
+    say("reading the organization")
+    caller = ctx.caller_account
+    org = read_organization(ctx)
+    gateway = StackSetsGateway(ctx, region=config.home_region, call_as=call_as)
+    say("reading stack sets")
+    trusted = gateway.organizations_access()
+    names = [naming.role_stack_set(config), naming.recorder_stack_set(config)]
+    stack_sets = tuple(gateway.read(names, prefix=f"{naming.recorder_stack_set(config)}-"))
+    say("reading stacks")
+    stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id))
+    quotas = quota_override or read_quotas(ctx, config.home_region)
+    inventory = Inventory(
+        caller_account=caller,
+        organization=org,
+        trusted_access=trusted,
+        stack_sets=stack_sets,
+        stacks=stacks,
+        quotas=quotas,
+        stack_set_count=gateway.count_stack_sets(),
+    )
+    if not census:
+        return inventory
+    accounts = [a.id for a in org.members_under(config.targets.organizational_units) if a.active]
+    if config.management_account.deploy:
+        accounts.append(org.management_account_id)
+    say(f"surveying {len(accounts)} accounts in {len(config.regions)} Regions")
+    facts = survey(
+        ctx,
+        accounts,
+        list(config.regions),
+        management=org.management_account_id,
+        orgdeploy_recorder=naming.recorder_name(config),
+    )
+    return replace(inventory, facts=facts)

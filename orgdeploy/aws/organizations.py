@@ -1,0 +1,54 @@
+"""Read the organization tree: root, OUs with paths, accounts with status and parent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orgdeploy.aws.retry import call_with_retries
+from orgdeploy.aws.session import AwsContext
+from orgdeploy.errors import AwsError
+from orgdeploy.inventory import Account, Organization, OrgUnit
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    def collect() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in client.get_paginator(operation).paginate(**kwargs):
+            items.extend(page.get(key, []))
+        return items
+
+    return call_with_retries(collect)
+
+
+def read_organization(ctx: AwsContext) -> Organization:
+    client = ctx.client("organizations")
+    try:
+        org = call_with_retries(client.describe_organization)["Organization"]
+    except Exception as exc:
+        from orgdeploy.aws.retry import error_code
+
+        if error_code(exc) == "AWSOrganizationsNotInUseException":
+            raise AwsError("this account is not in an AWS Organization") from exc
+        raise
+    roots = _pages(client, "list_roots", "Roots")
+    if not roots:
+        raise AwsError("the organization has no root")
+    root = roots[0]
+    units = [OrgUnit(root["Id"], root.get("Name", "Root"), None, "Root")]
+    accounts: list[Account] = []
+    queue = [units[0]]
+    while queue:
+        parent = queue.pop(0)
+        for item in _pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent.id):
+            accounts.append(Account(item["Id"], item.get("Name", ""), item.get("Status", "ACTIVE"), parent.id))
+        for item in _pages(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent.id):
+            unit = OrgUnit(item["Id"], item["Name"], parent.id, f"{parent.path}/{item['Name']}")
+            units.append(unit)
+            queue.append(unit)
+    return Organization(
+        id=org["Id"],
+        management_account_id=org["MasterAccountId"],
+        root_id=root["Id"],
+        units=tuple(units),
+        accounts=tuple(sorted(accounts, key=lambda a: a.id)),
+    )

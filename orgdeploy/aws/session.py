@@ -1,0 +1,82 @@
+"""AwsContext: one boto3 session, the endpoint, and clients per account and Region.
+
+Credentials come from the standard chain (or --profile). Member accounts are
+reached by assuming a role in them; the credentials are cached, never logged.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from orgdeploy.aws.retry import call_with_retries
+
+_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=60)
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    member_role: str = "OrganizationAccountAccessRole"
+
+
+class AwsContext:
+    def __init__(self, options: AwsOptions, *, session: boto3.Session | None = None, default_region: str = "us-east-1"):
+        self.options = options
+        self.session = session or boto3.Session(profile_name=options.profile, region_name=options.region)
+        self.region = options.region or self.session.region_name or default_region
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._sessions: dict[str, boto3.Session] = {}
+        self._caller: str | None = None
+
+    def client(self, service: str, region: str | None = None, account: str | None = None) -> Any:
+        """A client for service in region, as the caller or (account given) as the member role in that account."""
+        region = region or self.region
+        if account is not None and account == self.caller_account:
+            account = None
+        key = (service, region, account)
+        with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+        session = self.session if account is None else self._member_session(account)
+        client = session.client(
+            service, region_name=region, endpoint_url=self.options.endpoint_url, config=_CLIENT_CONFIG
+        )
+        with self._lock:
+            return self._clients.setdefault(key, client)
+
+    @property
+    def caller_account(self) -> str:
+        if self._caller is None:
+            sts = self.session.client(
+                "sts", region_name=self.region, endpoint_url=self.options.endpoint_url, config=_CLIENT_CONFIG
+            )
+            self._caller = str(call_with_retries(sts.get_caller_identity)["Account"])
+        return self._caller
+
+    @property
+    def partition(self) -> str:
+        return str(self.session.get_partition_for_region(self.region))
+
+    def _member_session(self, account: str) -> boto3.Session:
+        with self._lock:
+            if account in self._sessions:
+                return self._sessions[account]
+        sts = self.client("sts")
+        arn = f"arn:{self.partition}:iam::{account}:role/{self.options.member_role}"
+        creds = call_with_retries(sts.assume_role, RoleArn=arn, RoleSessionName="orgdeploy")["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.region,
+        )
+        with self._lock:
+            return self._sessions.setdefault(account, session)

@@ -1,0 +1,106 @@
+"""AWS connection options shared by every AWS-facing command, and the --sandbox switch."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from orgdeploy.aws.session import AwsContext
+    from orgdeploy.config import Config
+
+Profile = Annotated[
+    str | None, typer.Option("--profile", help="Named AWS profile (as the AWS CLI's --profile).", envvar="AWS_PROFILE")
+]
+Region = Annotated[
+    str | None, typer.Option("--region", help="Region for global calls (default: the config's home_region).")
+]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send every AWS call here (also honours AWS_ENDPOINT_URL, as boto3 does)."),
+]
+Sandbox = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox", help="Run against an emulated organization started in this process (needs the sandbox extra)."
+    ),
+]
+SandboxOpSeconds = Annotated[
+    float, typer.Option("--sandbox-op-seconds", help="With --sandbox: seconds each StackSet operation runs.", min=0)
+]
+SandboxThrottle = Annotated[
+    float,
+    typer.Option(
+        "--sandbox-throttle-rate", help="With --sandbox: share of calls that get a throttling error.", min=0, max=1
+    ),
+]
+SandboxAccounts = Annotated[
+    int, typer.Option("--sandbox-accounts", help="With --sandbox: member accounts to seed.", min=4)
+]
+
+
+@dataclass(frozen=True)
+class AwsCliOptions:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    sandbox: bool = False
+    sandbox_op_seconds: float = 1.0
+    sandbox_throttle_rate: float = 0.0
+    sandbox_accounts: int = 8
+
+
+@contextlib.contextmanager
+def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
+    """An AwsContext for the real credential chain, or for a sandbox that lives as long as the block."""
+    from orgdeploy.aws.session import AwsContext, AwsOptions
+
+    if not options.sandbox:
+        yield AwsContext(
+            AwsOptions(options.profile, options.region, options.endpoint_url, member_role=config.census.role_name),
+            default_region=config.home_region,
+        )
+        return
+    sandbox = _start_sandbox(options, config)
+    try:
+        import boto3
+
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=config.home_region
+        )
+        typer.echo(f"sandbox: emulated organization at {sandbox.endpoint_url}", err=True)
+        typer.echo(sandbox.summary.to_text().rstrip(), err=True)
+        yield AwsContext(
+            AwsOptions(None, config.home_region, sandbox.endpoint_url, member_role=config.census.role_name),
+            session=session,
+            default_region=config.home_region,
+        )
+    finally:
+        sandbox.stop()
+
+
+def _start_sandbox(options: AwsCliOptions, config: Config) -> Any:
+    from orgdeploy.errors import BadInputError
+
+    try:
+        from orgdeploy.sandbox.server import start_sandbox
+    except ImportError as exc:
+        raise BadInputError(
+            f"--sandbox needs the sandbox extra: pip install 'orgdeploy[sandbox]' ({exc.name} is missing)"
+        ) from None
+    typer.echo("sandbox: starting an emulated organization...", err=True)
+    return start_sandbox(
+        accounts=options.sandbox_accounts,
+        op_seconds=options.sandbox_op_seconds,
+        throttle_rate=options.sandbox_throttle_rate,
+        home_region=config.home_region,
+    )
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

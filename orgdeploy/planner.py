@@ -1,0 +1,670 @@
+"""plan(config, inventory, rendered) -> Plan. Pure: no boto3, no clock, no randomness.
+
+The same function serves bootstrap, update and add-region: it diffs the desired
+state against the inventory and plans only the delta, so a converged
+organization plans nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orgdeploy import naming
+from orgdeploy.config import Config, ConformancePack
+from orgdeploy.errors import OrgDeployError
+from orgdeploy.inventory import Account, Inventory, StackSetState
+from orgdeploy.plan import Plan, QuotaUsage, Skip, Step, operation_id
+from orgdeploy.shards import check_stack_set_quota, shard_recorder_targets
+from orgdeploy.templates import RenderedSet
+
+OU_BATCH = 50  # OUs per CreateStackInstances / UpdateStackInstances call
+MAX_EXCLUDED_ACCOUNTS = 1_000
+
+
+class PlanBlocked(OrgDeployError):
+    """The plan cannot go ahead without the user doing something first."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    enable_trusted_access: bool = False
+
+
+@dataclass
+class _Builder:
+    steps: list[Step] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, step: Step) -> str:
+        known = {s.id for s in self.steps}
+        step = _with_deps(step, tuple(d for d in step.depends_on if d in known))
+        self.steps.append(step)
+        return step.id
+
+    def present(self, *ids: str | None) -> tuple[str, ...]:
+        known = {s.id for s in self.steps}
+        return tuple(i for i in ids if i and i in known)
+
+
+def _with_deps(step: Step, deps: tuple[str, ...]) -> Step:
+    from dataclasses import replace
+
+    return replace(step, depends_on=deps)
+
+
+def operation_preferences(config: Config, *, parallel: bool | None = None) -> dict[str, Any]:
+    settings = config.stacksets
+    concurrency = (
+        "PARALLEL"
+        if (parallel if parallel is not None else settings.region_concurrency == "parallel")
+        else "SEQUENTIAL"
+    )
+    return {
+        "RegionConcurrencyType": concurrency,
+        "MaxConcurrentPercentage": settings.max_concurrent_percentage,
+        "FailureTolerancePercentage": settings.failure_tolerance_percentage,
+        "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"
+        if settings.concurrency_mode == "soft"
+        else "STRICT_FAILURE_TOLERANCE",
+    }
+
+
+def _params(**values: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(values.items()))
+
+
+class _Desired:
+    """Which member accounts should hold which instances, and what was skipped and why."""
+
+    def __init__(self, config: Config, inventory: Inventory) -> None:
+        self.config = config
+        self.inventory = inventory
+        org = inventory.organization
+        excluded = set(config.targets.exclude_accounts)
+        self.in_scope = org.members_under(config.targets.organizational_units)
+        self.targeted: list[Account] = []
+        self.skipped: list[Skip] = []
+        for account in self.in_scope:
+            if account.id in excluded:
+                self.skipped.append(Skip(account.id, None, "account", "excluded by targets.exclude_accounts"))
+            elif not account.active:
+                self.skipped.append(Skip(account.id, None, "account", f"account is {account.status}"))
+            else:
+                self.targeted.append(account)
+        self.excluded_in_scope = sorted(a.id for a in self.in_scope if a not in self.targeted)
+
+    def recorder_accounts(self, region: str, skips: list[Skip]) -> list[str]:
+        """Targeted accounts that should get an orgdeploy recorder in region."""
+        wanted = []
+        recorder_name = naming.recorder_name(self.config)
+        for account in self.targeted:
+            facts = self.inventory.facts_for(account.id)
+            if facts is not None and region in facts.disabled_regions:
+                skips.append(Skip(account.id, region, "recorder", "Region is not enabled in the account"))
+                continue
+            recorder = facts.recorder(region) if facts else None
+            if recorder is not None and recorder.name != recorder_name:
+                skips.append(
+                    Skip(
+                        account.id,
+                        region,
+                        "recorder",
+                        f"already has recorder {recorder.name!r} (owner: {recorder.owner}, "
+                        f"{'recording' if recorder.recording else 'not recording'})",
+                    )
+                )
+                continue
+            wanted.append(account.id)
+        return wanted
+
+    def role_accounts(self, skips: list[Skip], stack_set: StackSetState | None) -> list[str]:
+        wanted = []
+        for account in self.targeted:
+            facts = self.inventory.facts_for(account.id)
+            ours = stack_set is not None and stack_set.instance(account.id, self.config.home_region) is not None
+            if facts is not None and facts.has_service_linked_role and not ours:
+                skips.append(Skip(account.id, None, "service-linked role", "AWSServiceRoleForConfig already exists"))
+                continue
+            wanted.append(account.id)
+        return wanted
+
+
+def _instance_steps(
+    *,
+    builder: _Builder,
+    config: Config,
+    stack_set_name: str,
+    existing: StackSetState | None,
+    desired: dict[str, list[str]],
+    target_units: list[str],
+    in_scope: list[str],
+    step_prefix: str,
+    first_region: str | None,
+    depends_on: tuple[str, ...],
+    exact_accounts: bool = False,
+) -> dict[str, str]:
+    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step id."""
+    region_step: dict[str, str] = {}
+    ordered = [r for r in desired if r == first_region] + [r for r in desired if r != first_region]
+    creates: dict[str, dict[str, Any]] = {}
+    retries: dict[str, list[str]] = {}
+    for region in ordered:
+        want = set(desired[region])
+        have = {i.account for i in existing.instances if i.region == region} if existing else set()
+        missing = sorted(want - have)
+        if missing:
+            if not have and not exact_accounts:
+                extra = sorted(set(in_scope) - want)
+                targets: dict[str, Any] = {"OrganizationalUnitIds": target_units}
+                if extra:
+                    targets.update({"Accounts": extra, "AccountFilterType": "DIFFERENCE"})
+            else:
+                targets = {
+                    "OrganizationalUnitIds": target_units,
+                    "Accounts": missing,
+                    "AccountFilterType": "INTERSECTION",
+                }
+            creates[region] = targets
+        if existing:
+            stale = sorted(
+                i.account
+                for i in existing.instances
+                if i.region == region and i.account in want and (i.status != "CURRENT" or i.detailed_status == "FAILED")
+            )
+            if stale:
+                retries[region] = stale
+    previous = depends_on
+    # Group Regions that need the same call; the first Region always goes alone and first.
+    for kind, per_region in (("create", creates), ("retry", retries)):
+        groups: dict[str, tuple[list[str], Any]] = {}
+        for region in ordered:
+            if region not in per_region:
+                continue
+            key = "first" if region == first_region else repr(per_region[region])
+            groups.setdefault(key, ([], per_region[region]))[0].append(region)
+        for key in sorted(groups, key=lambda k: k != "first"):
+            regions, value = groups[key]
+            label = "home" if key == "first" else "regions-" + "-".join(regions)
+            for batch_no, units in enumerate(_batches(target_units, OU_BATCH)):
+                suffix = f"-{batch_no + 1}" if len(target_units) > OU_BATCH else ""
+                step_id = f"{step_prefix}-{kind}-{label}{suffix}"
+                if kind == "create":
+                    targets = {**value, "OrganizationalUnitIds": units}
+                    action = "create_stack_instances"
+                    what = "create instances"
+                else:
+                    targets = {"OrganizationalUnitIds": units, "Accounts": value, "AccountFilterType": "INTERSECTION"}
+                    action = "update_stack_instances"
+                    what = "retry instances that are not CURRENT"
+                state = sorted(
+                    (i.account, i.region, i.status, i.detailed_status)
+                    for i in (existing.instances if existing else ())
+                    if i.region in regions
+                )
+                step = Step(
+                    id=step_id,
+                    action=action,  # type: ignore[arg-type]
+                    target=stack_set_name,
+                    description=f"{stack_set_name}: {what} in {', '.join(regions)}",
+                    regions=tuple(regions),
+                    depends_on=previous if key != "first" else depends_on,
+                    operation_preferences=operation_preferences(config, parallel=True if key != "first" else None),
+                    deployment_targets=targets,
+                    operation_id=operation_id(step_id, {"targets": targets, "regions": regions, "state": state}),
+                )
+                sid = builder.add(step)
+                for region in regions:
+                    region_step[region] = sid
+                if key == "first":
+                    previous = (*depends_on, sid)
+    # Instances that should no longer exist: Regions dropped, accounts excluded or skipped.
+    removals: dict[str, list[str]] = {}
+    if existing:
+        for instance in existing.instances:
+            if instance.account not in set(desired.get(instance.region, [])):
+                removals.setdefault(instance.region, []).append(instance.account)
+    by_accounts: dict[tuple[str, ...], list[str]] = {}
+    for region, accounts in sorted(removals.items()):
+        by_accounts.setdefault(tuple(sorted(set(accounts))), []).append(region)
+    for gone, regions in by_accounts.items():
+        step_id = f"{step_prefix}-delete-{'-'.join(regions)}"
+        targets = {
+            "OrganizationalUnitIds": target_units,
+            "Accounts": list(gone),
+            "AccountFilterType": "INTERSECTION",
+        }
+        builder.add(
+            Step(
+                id=step_id,
+                action="delete_stack_instances",
+                target=stack_set_name,
+                description=f"{stack_set_name}: delete {len(gone)} unwanted instance(s) in {', '.join(regions)}",
+                regions=tuple(regions),
+                depends_on=depends_on,
+                operation_preferences=operation_preferences(config, parallel=True),
+                deployment_targets=targets,
+                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}),
+            )
+        )
+    return region_step
+
+
+def _batches(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, max(len(items), 1), size):
+        yield items[start : start + size]
+
+
+def _stack_set_step(
+    *,
+    builder: _Builder,
+    name: str,
+    template_key: str,
+    rendered: RenderedSet,
+    existing: StackSetState | None,
+    parameters: tuple[tuple[str, str], ...],
+    config: Config,
+    depends_on: tuple[str, ...],
+    auto_deployment: dict[str, Any],
+    depends_on_stack_sets: tuple[str, ...] = (),
+) -> str | None:
+    template = rendered.get(template_key)
+    if existing is None:
+        return builder.add(
+            Step(
+                id=f"{name}-create",
+                action="create_stack_set",
+                target=name,
+                description=f"create stack set {name} (service-managed, auto-deployment on)",
+                depends_on=depends_on,
+                template=template_key,
+                parameters=parameters,
+                capabilities=template.capabilities,
+                auto_deployment={**auto_deployment, "DependsOn": list(depends_on_stack_sets)},
+            )
+        )
+    changed = []
+    if existing.template_body != template.body:
+        changed.append("template")
+    if dict(existing.parameters) != dict(parameters):
+        changed.append("parameters")
+    if existing.auto_deployment != auto_deployment["Enabled"] or set(existing.depends_on) != set(depends_on_stack_sets):
+        changed.append("auto-deployment")
+    if not changed or not existing.instances:
+        return None
+    step_id = f"{name}-update"
+    return builder.add(
+        Step(
+            id=step_id,
+            action="update_stack_set",
+            target=name,
+            description=f"update stack set {name} ({', '.join(changed)}) and every instance",
+            depends_on=depends_on,
+            template=template_key,
+            parameters=parameters,
+            capabilities=template.capabilities,
+            operation_preferences=operation_preferences(config),
+            auto_deployment={**auto_deployment, "DependsOn": list(depends_on_stack_sets)},
+            operation_id=operation_id(step_id, {"body": template.sha256, "params": parameters, "changed": changed}),
+        )
+    )
+
+
+def _stack_step(
+    *,
+    builder: _Builder,
+    inventory: Inventory,
+    rendered: RenderedSet,
+    template_key: str,
+    stack_name: str,
+    account: str,
+    region: str,
+    parameters: tuple[tuple[str, str], ...],
+    depends_on: tuple[str, ...],
+    step_id: str,
+    description: str,
+) -> str | None:
+    template = rendered.get(template_key)
+    existing = inventory.stack(stack_name, account, region)
+    healthy = existing is not None and existing.status.endswith("_COMPLETE") and "ROLLBACK" not in existing.status
+    if (
+        existing is not None
+        and healthy
+        and existing.template_body == template.body
+        and dict(existing.parameters) == dict(parameters)
+    ):
+        return None
+    return builder.add(
+        Step(
+            id=step_id,
+            action="deploy_stack",
+            target=stack_name,
+            description=description,
+            account=account,
+            regions=(region,),
+            depends_on=depends_on,
+            template=template_key,
+            parameters=parameters,
+            capabilities=template.capabilities,
+        )
+    )
+
+
+def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
+    """Every change needed to reach the desired state, in dependency order."""
+    options = options or PlanOptions()
+    org = inventory.organization
+    builder = _Builder()
+    desired = _Desired(config, inventory)
+    builder.skipped.extend(desired.skipped)
+    home = config.home_region
+
+    trusted = None
+    if inventory.trusted_access != "ENABLED":
+        if inventory.trusted_access == "DISABLED_PERMANENTLY":
+            raise PlanBlocked(
+                "trusted access between StackSets and Organizations is DISABLED_PERMANENTLY; it cannot be turned on"
+            )
+        if not options.enable_trusted_access:
+            raise PlanBlocked(
+                "trusted access between CloudFormation StackSets and AWS Organizations is off. "
+                "Run again with --enable-trusted-access, or run "
+                "`aws cloudformation activate-organizations-access` in the management account."
+            )
+        trusted = builder.add(
+            Step(
+                id="trusted-access",
+                action="enable_trusted_access",
+                target="organizations-access",
+                description="turn on trusted access for CloudFormation StackSets (ActivateOrganizationsAccess)",
+            )
+        )
+    base = builder.present(trusted)
+
+    bucket_name = naming.default_delivery_bucket(config, org.id)
+    bucket_account = config.delivery.bucket_account or org.management_account_id
+    bucket = _stack_step(
+        builder=builder,
+        inventory=inventory,
+        rendered=rendered,
+        template_key="delivery-bucket",
+        stack_name=naming.delivery_bucket_stack(config),
+        account=bucket_account,
+        region=home,
+        parameters=_params(OrganizationId=org.id, BucketName=bucket_name),
+        depends_on=(),
+        step_id="delivery-bucket",
+        description=f"deploy the central delivery bucket {bucket_name} in {bucket_account}",
+    )
+
+    target_units = [org.resolve_target(t) for t in config.targets.organizational_units]
+    in_scope = [a.id for a in desired.in_scope]
+    auto = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+
+    # Service-linked role: home Region only.
+    role_name = naming.role_stack_set(config)
+    role_existing = inventory.stack_set(role_name)
+    role_skips: list[Skip] = []
+    role_accounts = desired.role_accounts(role_skips, role_existing)
+    builder.skipped.extend(role_skips)
+    role_set = _stack_set_step(
+        builder=builder,
+        name=role_name,
+        template_key="service-linked-role",
+        rendered=rendered,
+        existing=role_existing,
+        parameters=(),
+        config=config,
+        depends_on=base,
+        auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": True},
+    )
+    role_steps = _instance_steps(
+        builder=builder,
+        config=config,
+        stack_set_name=role_name,
+        existing=role_existing,
+        desired={home: role_accounts},
+        target_units=target_units,
+        in_scope=in_scope,
+        step_prefix="role",
+        first_region=home,
+        depends_on=builder.present(role_set, *base),
+    )
+
+    # Recorders: home Region first as its own operation, then the others together.
+    recorder_skips: list[Skip] = []
+    per_region = {region: desired.recorder_accounts(region, recorder_skips) for region in config.regions}
+    builder.skipped.extend(recorder_skips)
+    shards = shard_recorder_targets(
+        config=config, inventory=inventory, target_units=target_units, regions=config.regions
+    )
+    new_sets = [n for n in (role_name, *(s.name for s in shards)) if inventory.stack_set(n) is None]
+    check_stack_set_quota(inventory, new_stack_sets=len(new_sets))
+    recorder_region_steps: dict[str, list[str]] = {r: [] for r in config.regions}
+    usage = [QuotaUsage(f"{role_name}", len(role_accounts), inventory.quotas.instances_per_stack_set)]
+    for shard in shards:
+        existing = inventory.stack_set(shard.name)
+        members = {a.id for a in org.members_under(shard.unit_ids)}
+        if shard.accounts is not None:
+            members &= set(shard.accounts)
+        shard_desired = {r: [a for a in accounts if a in members] for r, accounts in per_region.items()}
+        usage.append(
+            QuotaUsage(
+                shard.name, sum(len(v) for v in shard_desired.values()), inventory.quotas.instances_per_stack_set
+            )
+        )
+        set_step = _stack_set_step(
+            builder=builder,
+            name=shard.name,
+            template_key="recorder",
+            rendered=rendered,
+            existing=existing,
+            parameters=_params(DeliveryBucketName=bucket_name),
+            config=config,
+            depends_on=builder.present(*base, role_set),
+            auto_deployment=auto if shard.accounts is None else {"Enabled": False},
+            depends_on_stack_sets=(role_name,) if shard.accounts is None else (),
+        )
+        steps = _instance_steps(
+            builder=builder,
+            config=config,
+            stack_set_name=shard.name,
+            existing=existing,
+            desired=shard_desired,
+            target_units=list(shard.unit_ids),
+            in_scope=[a for a in in_scope if a in members],
+            step_prefix=shard.step_prefix,
+            first_region=home,
+            depends_on=builder.present(set_step, bucket, *role_steps.values()),
+            exact_accounts=shard.accounts is not None,
+        )
+        for region, sid in steps.items():
+            recorder_region_steps[region].append(sid)
+
+    # The management account: StackSets never reach it.
+    management = org.management_account_id
+    mgmt_region_steps: dict[str, str | None] = {}
+    if config.management_account.deploy:
+        facts = inventory.facts_for(management)
+        mgmt_role = None
+        if facts is not None and facts.has_service_linked_role and inventory.stack(role_name, management, home) is None:
+            builder.skipped.append(
+                Skip(management, None, "service-linked role", "AWSServiceRoleForConfig already exists")
+            )
+        else:
+            mgmt_role = _stack_step(
+                builder=builder,
+                inventory=inventory,
+                rendered=rendered,
+                template_key="service-linked-role",
+                stack_name=role_name,
+                account=management,
+                region=home,
+                parameters=(),
+                depends_on=(),
+                step_id="management-role",
+                description="deploy the service-linked role in the management account",
+            )
+        mgmt_skips: list[Skip] = []
+        ordered = [home, *config.other_regions]
+        home_step = None
+        for region in ordered:
+            if not _management_wants_recorder(config, inventory, region, mgmt_skips):
+                continue
+            mgmt_sid = _stack_step(
+                builder=builder,
+                inventory=inventory,
+                rendered=rendered,
+                template_key="recorder",
+                stack_name=naming.recorder_stack_set(config),
+                account=management,
+                region=region,
+                parameters=_params(DeliveryBucketName=bucket_name),
+                depends_on=builder.present(mgmt_role, bucket) + (() if region == home else builder.present(home_step)),
+                step_id=f"management-recorder-{region}",
+                description=f"deploy the recorder in the management account, {region}",
+            )
+            mgmt_region_steps[region] = mgmt_sid
+            if region == home:
+                home_step = mgmt_sid
+        builder.skipped.extend(mgmt_skips)
+
+    aggregator = _stack_step(
+        builder=builder,
+        inventory=inventory,
+        rendered=rendered,
+        template_key="aggregator",
+        stack_name=naming.aggregator_stack(config),
+        account=inventory.caller_account,
+        region=home,
+        parameters=(),
+        depends_on=base,
+        step_id="aggregator",
+        description=f"deploy the organization aggregator {config.aggregator.name}",
+    )
+
+    pack_steps = _pack_steps(
+        builder=builder,
+        config=config,
+        inventory=inventory,
+        rendered=rendered,
+        per_region=per_region,
+        bucket_name=bucket_name,
+        after={r: (*recorder_region_steps[r], mgmt_region_steps.get(r)) for r in config.regions},
+        bucket_step=bucket,
+    )
+
+    changes = list(builder.steps)
+    if changes:
+        builder.add(
+            Step(
+                id="verify",
+                action="verify",
+                target="organization",
+                description="read back every stack set instance and stack and report what is not healthy",
+                regions=tuple(config.regions),
+                depends_on=tuple(s.id for s in changes),
+            )
+        )
+    del aggregator, pack_steps
+    return Plan(
+        steps=tuple(builder.steps),
+        usage=tuple(usage),
+        skipped=tuple(builder.skipped),
+        notes=tuple(builder.notes),
+        desired_stack_sets=(role_name, *(s.name for s in shards)),
+    )
+
+
+def _management_wants_recorder(config: Config, inventory: Inventory, region: str, skips: list[Skip]) -> bool:
+    management = inventory.organization.management_account_id
+    facts = inventory.facts_for(management)
+    recorder = facts.recorder(region) if facts else None
+    if recorder is not None and recorder.name != naming.recorder_name(config):
+        skips.append(
+            Skip(management, region, "recorder", f"already has recorder {recorder.name!r} (owner: {recorder.owner})")
+        )
+        return False
+    return True
+
+
+def pack_excluded_accounts(
+    config: Config, inventory: Inventory, pack: ConformancePack, region: str, recorder_accounts: list[str]
+) -> list[str]:
+    """Accounts the pack must skip in region: every org account without a working recorder there."""
+    org = inventory.organization
+    excluded = set(pack.excluded_accounts)
+    will_record = set(recorder_accounts)
+    if config.management_account.deploy:
+        will_record.add(org.management_account_id)
+    for account in org.accounts:
+        if account.id in will_record:
+            continue
+        facts = inventory.facts_for(account.id)
+        recorder = facts.recorder(region) if facts else None
+        if recorder is not None and recorder.recording and account.active:
+            continue  # A foreign recorder that records counts as working.
+        excluded.add(account.id)
+    return sorted(excluded)
+
+
+def _pack_steps(
+    *,
+    builder: _Builder,
+    config: Config,
+    inventory: Inventory,
+    rendered: RenderedSet,
+    per_region: dict[str, list[str]],
+    bucket_name: str,
+    after: dict[str, tuple[str | None, ...]],
+    bucket_step: str | None,
+) -> list[str]:
+    org = inventory.organization
+    steps = []
+    for pack in config.conformance_packs:
+        body = next(b for b in rendered.pack_bodies if b.pack == pack.name)
+        upload = None
+        if body.s3_key:
+            upload = builder.add(
+                Step(
+                    id=f"pack-{pack.name}-upload",
+                    action="upload_artifact",
+                    target=f"s3://{bucket_name}/{body.s3_key}",
+                    description=f"upload pack body {pack.name} ({len(body.body.encode()):,} bytes) to the bucket",
+                    account=config.delivery.bucket_account or org.management_account_id,
+                    regions=(config.home_region,),
+                    depends_on=builder.present(bucket_step),
+                    template=f"pack-body:{pack.name}",
+                )
+            )
+        for region in config.pack_regions(pack):
+            excluded = pack_excluded_accounts(config, inventory, pack, region, per_region.get(region, []))
+            if len(excluded) > MAX_EXCLUDED_ACCOUNTS:
+                raise PlanBlocked(
+                    f"conformance pack {pack.name!r} in {region} would exclude {len(excluded):,} accounts; "
+                    f"AWS Config accepts at most {MAX_EXCLUDED_ACCOUNTS:,}"
+                )
+            params = {"OrganizationId": org.id, "ExcludedAccounts": ",".join(excluded)}
+            if body.s3_key:
+                params["ArtifactBucketName"] = bucket_name
+            sid = _stack_step(
+                builder=builder,
+                inventory=inventory,
+                rendered=rendered,
+                template_key=f"pack:{pack.name}",
+                stack_name=naming.pack_stack(config, pack),
+                account=inventory.caller_account,
+                region=region,
+                parameters=_params(**params),
+                depends_on=builder.present(*after.get(region, ()), upload),
+                step_id=f"pack-{pack.name}-{region}",
+                description=f"deploy organization conformance pack {pack.name} in {region}"
+                + (f" (excluding {len(excluded)} account(s))" if excluded else ""),
+            )
+            if sid:
+                steps.append(sid)
+    return steps
