@@ -251,6 +251,28 @@ class Executor:
         )
         return StepResult(step, "succeeded", f"uploaded {len(body.body.encode()):,} bytes")
 
+    def _do_delete_bucket(self, step: Step) -> StepResult:
+        """Empty every object version, then delete the bucket; a bucket already gone is fine."""
+        from orgdeploy.aws.retry import call_with_retries, error_code
+
+        assert step.account is not None
+        s3 = self.ctx.client("s3", step.regions[0], step.account)
+        removed = 0
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=step.target):
+                objects = [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                ]
+                if objects:
+                    call_with_retries(s3.delete_objects, Bucket=step.target, Delete={"Objects": objects, "Quiet": True})
+                    removed += len(objects)
+            call_with_retries(s3.delete_bucket, Bucket=step.target)
+        except Exception as exc:
+            if error_code(exc) != "NoSuchBucket":
+                raise
+        return StepResult(step, "succeeded", f"deleted ({removed} object version(s) removed)")
+
     def _do_verify(self, step: Step) -> StepResult:
         """Read every instance back; any not CURRENT and SUCCEEDED fails the run."""
         unhealthy = []

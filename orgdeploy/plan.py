@@ -19,6 +19,7 @@ Action = Literal[
     "update_stack_instances",
     "delete_stack_instances",
     "upload_artifact",
+    "delete_bucket",
     "verify",
 ]
 

@@ -16,7 +16,7 @@ from orgdeploy.config import Config, ConformancePack
 from orgdeploy.errors import OrgDeployError
 from orgdeploy.inventory import Account, Inventory, StackSetState
 from orgdeploy.plan import Plan, QuotaUsage, Skip, Step, operation_id
-from orgdeploy.shards import check_stack_set_quota, shard_recorder_targets
+from orgdeploy.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
 from orgdeploy.templates import RenderedSet
 
 OU_BATCH = 50  # OUs per CreateStackInstances / UpdateStackInstances call
@@ -134,23 +134,15 @@ class _Desired:
         return wanted
 
 
-def _instance_steps(
-    *,
-    builder: _Builder,
-    config: Config,
-    stack_set_name: str,
+def _pending_changes(
     existing: StackSetState | None,
     desired: dict[str, list[str]],
+    ordered: list[str],
     target_units: list[str],
     in_scope: list[str],
-    step_prefix: str,
-    first_region: str | None,
-    depends_on: tuple[str, ...],
-    exact_accounts: bool = False,
-) -> dict[str, str]:
-    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step id."""
-    region_step: dict[str, str] = {}
-    ordered = [r for r in desired if r == first_region] + [r for r in desired if r != first_region]
+    exact_accounts: bool,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Per Region: the DeploymentTargets that create missing instances, and the accounts to retry."""
     creates: dict[str, dict[str, Any]] = {}
     retries: dict[str, list[str]] = {}
     for region in ordered:
@@ -178,6 +170,71 @@ def _instance_steps(
             )
             if stale:
                 retries[region] = stale
+    return creates, retries
+
+
+def _removal_steps(
+    *,
+    builder: _Builder,
+    config: Config,
+    stack_set_name: str,
+    existing: StackSetState | None,
+    desired: dict[str, list[str]],
+    step_prefix: str,
+    root_id: str,
+    depends_on: tuple[str, ...],
+) -> None:
+    """Instances that should no longer exist: Regions dropped, accounts excluded or skipped."""
+    removals: dict[str, list[str]] = {}
+    if existing:
+        for instance in existing.instances:
+            if instance.account not in set(desired.get(instance.region, [])):
+                removals.setdefault(instance.region, []).append(instance.account)
+    by_accounts: dict[tuple[str, ...], list[str]] = {}
+    for region, accounts in sorted(removals.items()):
+        by_accounts.setdefault(tuple(sorted(set(accounts))), []).append(region)
+    for gone, regions in by_accounts.items():
+        step_id = f"{step_prefix}-delete-{'-'.join(regions)}"
+        # The root reaches accounts that have left the targeted OUs too.
+        targets = {
+            "OrganizationalUnitIds": [root_id],
+            "Accounts": list(gone),
+            "AccountFilterType": "INTERSECTION",
+        }
+        builder.add(
+            Step(
+                id=step_id,
+                action="delete_stack_instances",
+                target=stack_set_name,
+                description=f"{stack_set_name}: delete {len(gone)} unwanted instance(s) in {', '.join(regions)}",
+                regions=tuple(regions),
+                depends_on=depends_on,
+                operation_preferences=operation_preferences(config, parallel=True),
+                deployment_targets=targets,
+                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}),
+            )
+        )
+
+
+def _instance_steps(
+    *,
+    builder: _Builder,
+    config: Config,
+    stack_set_name: str,
+    existing: StackSetState | None,
+    desired: dict[str, list[str]],
+    target_units: list[str],
+    in_scope: list[str],
+    step_prefix: str,
+    first_region: str | None,
+    depends_on: tuple[str, ...],
+    root_id: str,
+    exact_accounts: bool = False,
+) -> dict[str, str]:
+    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step id."""
+    region_step: dict[str, str] = {}
+    ordered = [r for r in desired if r == first_region] + [r for r in desired if r != first_region]
+    creates, retries = _pending_changes(existing, desired, ordered, target_units, in_scope, exact_accounts)
     previous = depends_on
     # Group Regions that need the same call; the first Region always goes alone and first.
     for kind, per_region in (("create", creates), ("retry", retries)):
@@ -222,35 +279,16 @@ def _instance_steps(
                     region_step[region] = sid
                 if key == "first":
                     previous = (*depends_on, sid)
-    # Instances that should no longer exist: Regions dropped, accounts excluded or skipped.
-    removals: dict[str, list[str]] = {}
-    if existing:
-        for instance in existing.instances:
-            if instance.account not in set(desired.get(instance.region, [])):
-                removals.setdefault(instance.region, []).append(instance.account)
-    by_accounts: dict[tuple[str, ...], list[str]] = {}
-    for region, accounts in sorted(removals.items()):
-        by_accounts.setdefault(tuple(sorted(set(accounts))), []).append(region)
-    for gone, regions in by_accounts.items():
-        step_id = f"{step_prefix}-delete-{'-'.join(regions)}"
-        targets = {
-            "OrganizationalUnitIds": target_units,
-            "Accounts": list(gone),
-            "AccountFilterType": "INTERSECTION",
-        }
-        builder.add(
-            Step(
-                id=step_id,
-                action="delete_stack_instances",
-                target=stack_set_name,
-                description=f"{stack_set_name}: delete {len(gone)} unwanted instance(s) in {', '.join(regions)}",
-                regions=tuple(regions),
-                depends_on=depends_on,
-                operation_preferences=operation_preferences(config, parallel=True),
-                deployment_targets=targets,
-                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}),
-            )
-        )
+    _removal_steps(
+        builder=builder,
+        config=config,
+        stack_set_name=stack_set_name,
+        existing=existing,
+        desired=desired,
+        step_prefix=step_prefix,
+        root_id=root_id,
+        depends_on=depends_on,
+    )
     return region_step
 
 
@@ -354,123 +392,127 @@ def _stack_step(
     )
 
 
-def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
-    """Every change needed to reach the desired state, in dependency order."""
-    options = options or PlanOptions()
-    org = inventory.organization
-    builder = _Builder()
-    desired = _Desired(config, inventory)
-    builder.skipped.extend(desired.skipped)
-    home = config.home_region
+@dataclass
+class _Stage:
+    """What every planning stage reads, and the builder they all add steps to."""
 
-    trusted = None
-    if inventory.trusted_access != "ENABLED":
-        if inventory.trusted_access == "DISABLED_PERMANENTLY":
-            raise PlanBlocked(
-                "trusted access between StackSets and Organizations is DISABLED_PERMANENTLY; it cannot be turned on"
-            )
-        if not options.enable_trusted_access:
-            raise PlanBlocked(
-                "trusted access between CloudFormation StackSets and AWS Organizations is off. "
-                "Run again with --enable-trusted-access, or run "
-                "`aws cloudformation activate-organizations-access` in the management account."
-            )
-        trusted = builder.add(
-            Step(
-                id="trusted-access",
-                action="enable_trusted_access",
-                target="organizations-access",
-                description="turn on trusted access for CloudFormation StackSets (ActivateOrganizationsAccess)",
-            )
+    config: Config
+    inventory: Inventory
+    rendered: RenderedSet
+    builder: _Builder
+    desired: _Desired
+    bucket_name: str
+    target_units: list[str]
+
+    @property
+    def home(self) -> str:
+        return self.config.home_region
+
+    def stack(self, **kwargs: Any) -> str | None:
+        return _stack_step(builder=self.builder, inventory=self.inventory, rendered=self.rendered, **kwargs)
+
+
+def _trusted_access(stage: _Stage, options: PlanOptions) -> tuple[str, ...]:
+    status = stage.inventory.trusted_access
+    if status == "ENABLED":
+        return ()
+    if status == "DISABLED_PERMANENTLY":
+        raise PlanBlocked(
+            "trusted access between StackSets and Organizations is DISABLED_PERMANENTLY; it cannot be turned on"
         )
-    base = builder.present(trusted)
-
-    bucket_name = naming.default_delivery_bucket(config, org.id)
-    bucket_account = config.delivery.bucket_account or org.management_account_id
-    bucket = _stack_step(
-        builder=builder,
-        inventory=inventory,
-        rendered=rendered,
-        template_key="delivery-bucket",
-        stack_name=naming.delivery_bucket_stack(config),
-        account=bucket_account,
-        region=home,
-        parameters=_params(OrganizationId=org.id, BucketName=bucket_name),
-        depends_on=(),
-        step_id="delivery-bucket",
-        description=f"deploy the central delivery bucket {bucket_name} in {bucket_account}",
+    if not options.enable_trusted_access:
+        raise PlanBlocked(
+            "trusted access between CloudFormation StackSets and AWS Organizations is off. "
+            "Run again with --enable-trusted-access, or run "
+            "`aws cloudformation activate-organizations-access` in the management account."
+        )
+    step = Step(
+        id="trusted-access",
+        action="enable_trusted_access",
+        target="organizations-access",
+        description="turn on trusted access for CloudFormation StackSets (ActivateOrganizationsAccess)",
     )
+    return (stage.builder.add(step),)
 
-    target_units = [org.resolve_target(t) for t in config.targets.organizational_units]
-    in_scope = [a.id for a in desired.in_scope]
-    auto = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
 
-    # Service-linked role: home Region only.
-    role_name = naming.role_stack_set(config)
-    role_existing = inventory.stack_set(role_name)
-    role_skips: list[Skip] = []
-    role_accounts = desired.role_accounts(role_skips, role_existing)
-    builder.skipped.extend(role_skips)
-    role_set = _stack_set_step(
-        builder=builder,
-        name=role_name,
+def _role_stage(stage: _Stage, base: tuple[str, ...]) -> tuple[str | None, dict[str, str], int]:
+    """The service-linked role stack set, home Region only. Returns (stack set step, Region steps, instances)."""
+    name = naming.role_stack_set(stage.config)
+    existing = stage.inventory.stack_set(name)
+    skips: list[Skip] = []
+    accounts = stage.desired.role_accounts(skips, existing)
+    stage.builder.skipped.extend(skips)
+    set_step = _stack_set_step(
+        builder=stage.builder,
+        name=name,
         template_key="service-linked-role",
-        rendered=rendered,
-        existing=role_existing,
+        rendered=stage.rendered,
+        existing=existing,
         parameters=(),
-        config=config,
+        config=stage.config,
         depends_on=base,
         auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": True},
     )
-    role_steps = _instance_steps(
-        builder=builder,
-        config=config,
-        stack_set_name=role_name,
-        existing=role_existing,
-        desired={home: role_accounts},
-        target_units=target_units,
-        in_scope=in_scope,
+    region_steps = _instance_steps(
+        builder=stage.builder,
+        config=stage.config,
+        stack_set_name=name,
+        existing=existing,
+        desired={stage.home: accounts},
+        target_units=stage.target_units,
+        in_scope=[a.id for a in stage.desired.in_scope],
         step_prefix="role",
-        first_region=home,
-        depends_on=builder.present(role_set, *base),
+        first_region=stage.home,
+        root_id=stage.inventory.organization.root_id,
+        depends_on=stage.builder.present(set_step, *base),
     )
+    return set_step, region_steps, len(accounts)
 
-    # Recorders: home Region first as its own operation, then the others together.
-    recorder_skips: list[Skip] = []
-    per_region = {region: desired.recorder_accounts(region, recorder_skips) for region in config.regions}
-    builder.skipped.extend(recorder_skips)
+
+def _recorder_stage(
+    stage: _Stage,
+    *,
+    base: tuple[str, ...],
+    after: tuple[str, ...],
+    role_set: str | None,
+    per_region: dict[str, list[str]],
+) -> tuple[list[RecorderShard], list[QuotaUsage], dict[str, list[str]]]:
+    """Recorder stack set shards: home Region first as its own operation, then the others together."""
+    config, inventory = stage.config, stage.inventory
+    org = inventory.organization
+    role_name = naming.role_stack_set(config)
     shards = shard_recorder_targets(
-        config=config, inventory=inventory, target_units=target_units, regions=config.regions
+        config=config, inventory=inventory, target_units=stage.target_units, regions=config.regions
     )
     new_sets = [n for n in (role_name, *(s.name for s in shards)) if inventory.stack_set(n) is None]
     check_stack_set_quota(inventory, new_stack_sets=len(new_sets))
-    recorder_region_steps: dict[str, list[str]] = {r: [] for r in config.regions}
-    usage = [QuotaUsage(f"{role_name}", len(role_accounts), inventory.quotas.instances_per_stack_set)]
+    region_steps: dict[str, list[str]] = {r: [] for r in config.regions}
+    usage = []
+    in_scope = [a.id for a in stage.desired.in_scope]
     for shard in shards:
         existing = inventory.stack_set(shard.name)
         members = {a.id for a in org.members_under(shard.unit_ids)}
         if shard.accounts is not None:
             members &= set(shard.accounts)
         shard_desired = {r: [a for a in accounts if a in members] for r, accounts in per_region.items()}
-        usage.append(
-            QuotaUsage(
-                shard.name, sum(len(v) for v in shard_desired.values()), inventory.quotas.instances_per_stack_set
-            )
-        )
+        instances = sum(len(v) for v in shard_desired.values())
+        usage.append(QuotaUsage(shard.name, instances, inventory.quotas.instances_per_stack_set))
+        whole = shard.accounts is None
         set_step = _stack_set_step(
-            builder=builder,
+            builder=stage.builder,
             name=shard.name,
             template_key="recorder",
-            rendered=rendered,
+            rendered=stage.rendered,
             existing=existing,
-            parameters=_params(DeliveryBucketName=bucket_name),
+            parameters=_params(DeliveryBucketName=stage.bucket_name),
             config=config,
-            depends_on=builder.present(*base, role_set),
-            auto_deployment=auto if shard.accounts is None else {"Enabled": False},
-            depends_on_stack_sets=(role_name,) if shard.accounts is None else (),
+            depends_on=stage.builder.present(*base, role_set),
+            # Account-list shards cannot auto-deploy: every shard targeting that OU would get the new account.
+            auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": False} if whole else {"Enabled": False},
+            depends_on_stack_sets=(role_name,) if whole else (),
         )
         steps = _instance_steps(
-            builder=builder,
+            builder=stage.builder,
             config=config,
             stack_set_name=shard.name,
             existing=existing,
@@ -478,86 +520,127 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
             target_units=list(shard.unit_ids),
             in_scope=[a for a in in_scope if a in members],
             step_prefix=shard.step_prefix,
-            first_region=home,
-            depends_on=builder.present(set_step, bucket, *role_steps.values()),
-            exact_accounts=shard.accounts is not None,
+            first_region=stage.home,
+            root_id=org.root_id,
+            depends_on=stage.builder.present(set_step, *after),
+            exact_accounts=not whole,
         )
         for region, sid in steps.items():
-            recorder_region_steps[region].append(sid)
+            region_steps[region].append(sid)
+    return shards, usage, region_steps
 
-    # The management account: StackSets never reach it.
-    management = org.management_account_id
-    mgmt_region_steps: dict[str, str | None] = {}
-    if config.management_account.deploy:
-        facts = inventory.facts_for(management)
-        mgmt_role = None
-        if facts is not None and facts.has_service_linked_role and inventory.stack(role_name, management, home) is None:
-            builder.skipped.append(
-                Skip(management, None, "service-linked role", "AWSServiceRoleForConfig already exists")
-            )
-        else:
-            mgmt_role = _stack_step(
-                builder=builder,
-                inventory=inventory,
-                rendered=rendered,
-                template_key="service-linked-role",
-                stack_name=role_name,
-                account=management,
-                region=home,
-                parameters=(),
-                depends_on=(),
-                step_id="management-role",
-                description="deploy the service-linked role in the management account",
-            )
-        mgmt_skips: list[Skip] = []
-        ordered = [home, *config.other_regions]
-        home_step = None
-        for region in ordered:
-            if not _management_wants_recorder(config, inventory, region, mgmt_skips):
-                continue
-            mgmt_sid = _stack_step(
-                builder=builder,
-                inventory=inventory,
-                rendered=rendered,
-                template_key="recorder",
-                stack_name=naming.recorder_stack_set(config),
-                account=management,
-                region=region,
-                parameters=_params(DeliveryBucketName=bucket_name),
-                depends_on=builder.present(mgmt_role, bucket) + (() if region == home else builder.present(home_step)),
-                step_id=f"management-recorder-{region}",
-                description=f"deploy the recorder in the management account, {region}",
-            )
-            mgmt_region_steps[region] = mgmt_sid
-            if region == home:
-                home_step = mgmt_sid
-        builder.skipped.extend(mgmt_skips)
 
-    aggregator = _stack_step(
-        builder=builder,
+def _management_stage(stage: _Stage, bucket: str | None) -> dict[str, str | None]:
+    """The management account's own role and recorder stacks: StackSets never reach it."""
+    config, inventory = stage.config, stage.inventory
+    management = inventory.organization.management_account_id
+    role_name = naming.role_stack_set(config)
+    if not config.management_account.deploy:
+        return {}
+    facts = inventory.facts_for(management)
+    role = None
+    if (
+        facts is not None
+        and facts.has_service_linked_role
+        and inventory.stack(role_name, management, stage.home) is None
+    ):
+        stage.builder.skipped.append(
+            Skip(management, None, "service-linked role", "AWSServiceRoleForConfig already exists")
+        )
+    else:
+        role = stage.stack(
+            template_key="service-linked-role",
+            stack_name=role_name,
+            account=management,
+            region=stage.home,
+            parameters=(),
+            depends_on=(),
+            step_id="management-role",
+            description="deploy the service-linked role in the management account",
+        )
+    skips: list[Skip] = []
+    region_steps: dict[str, str | None] = {}
+    home_step = None
+    for region in [stage.home, *config.other_regions]:
+        if not _management_wants_recorder(config, inventory, region, skips):
+            continue
+        after_home = () if region == stage.home else stage.builder.present(home_step)
+        step = stage.stack(
+            template_key="recorder",
+            stack_name=naming.recorder_stack_set(config),
+            account=management,
+            region=region,
+            parameters=_params(DeliveryBucketName=stage.bucket_name),
+            depends_on=stage.builder.present(role, bucket) + after_home,
+            step_id=f"management-recorder-{region}",
+            description=f"deploy the recorder in the management account, {region}",
+        )
+        region_steps[region] = step
+        if region == stage.home:
+            home_step = step
+    stage.builder.skipped.extend(skips)
+    return region_steps
+
+
+def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
+    """Every change needed to reach the desired state, in dependency order."""
+    org = inventory.organization
+    builder = _Builder()
+    desired = _Desired(config, inventory)
+    builder.skipped.extend(desired.skipped)
+    stage = _Stage(
+        config=config,
         inventory=inventory,
         rendered=rendered,
+        builder=builder,
+        desired=desired,
+        bucket_name=naming.default_delivery_bucket(config, org.id),
+        target_units=[org.resolve_target(t) for t in config.targets.organizational_units],
+    )
+    base = _trusted_access(stage, options or PlanOptions())
+    bucket_account = config.delivery.bucket_account or org.management_account_id
+    bucket = stage.stack(
+        template_key="delivery-bucket",
+        stack_name=naming.delivery_bucket_stack(config),
+        account=bucket_account,
+        region=config.home_region,
+        parameters=_params(OrganizationId=org.id, BucketName=stage.bucket_name),
+        depends_on=(),
+        step_id="delivery-bucket",
+        description=f"deploy the central delivery bucket {stage.bucket_name} in {bucket_account}",
+    )
+    role_set, role_steps, role_instances = _role_stage(stage, base)
+    recorder_skips: list[Skip] = []
+    per_region = {region: desired.recorder_accounts(region, recorder_skips) for region in config.regions}
+    builder.skipped.extend(recorder_skips)
+    shards, usage, recorder_steps = _recorder_stage(
+        stage,
+        base=base,
+        after=builder.present(bucket, *role_steps.values()),
+        role_set=role_set,
+        per_region=per_region,
+    )
+    management_steps = _management_stage(stage, bucket)
+    stage.stack(
         template_key="aggregator",
         stack_name=naming.aggregator_stack(config),
         account=inventory.caller_account,
-        region=home,
+        region=config.home_region,
         parameters=(),
         depends_on=base,
         step_id="aggregator",
         description=f"deploy the organization aggregator {config.aggregator.name}",
     )
-
-    pack_steps = _pack_steps(
+    _pack_steps(
         builder=builder,
         config=config,
         inventory=inventory,
         rendered=rendered,
         per_region=per_region,
-        bucket_name=bucket_name,
-        after={r: (*recorder_region_steps[r], mgmt_region_steps.get(r)) for r in config.regions},
+        bucket_name=stage.bucket_name,
+        after={r: (*recorder_steps[r], management_steps.get(r)) for r in config.regions},
         bucket_step=bucket,
     )
-
     changes = list(builder.steps)
     if changes:
         builder.add(
@@ -570,13 +653,13 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
                 depends_on=tuple(s.id for s in changes),
             )
         )
-    del aggregator, pack_steps
+    role_usage = QuotaUsage(naming.role_stack_set(config), role_instances, inventory.quotas.instances_per_stack_set)
     return Plan(
         steps=tuple(builder.steps),
-        usage=tuple(usage),
+        usage=(role_usage, *usage),
         skipped=tuple(builder.skipped),
         notes=tuple(builder.notes),
-        desired_stack_sets=(role_name, *(s.name for s in shards)),
+        desired_stack_sets=(naming.role_stack_set(config), *(s.name for s in shards)),
     )
 
 

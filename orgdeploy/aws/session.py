@@ -15,7 +15,7 @@ from botocore.config import Config as BotoConfig
 
 from orgdeploy.aws.retry import call_with_retries
 
-_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=60)
+_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=60)
 
 
 @dataclass(frozen=True)

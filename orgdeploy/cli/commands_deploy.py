@@ -159,6 +159,7 @@ def _run(
     executor_reporter = _Forward()
     settings = ExecutorSettings(operation_timeout=timeout)
     log = reporter.log if output is Output.text else None
+    summary = ""
     with aws_context(options, loaded) as ctx:
         try:
             report = apply(
@@ -170,6 +171,8 @@ def _run(
                 confirm=confirm,
                 progress=log,
             )
+            if output is Output.text and report.execution is not None:
+                summary = _summary(ctx, loaded)
         finally:
             executor_reporter.target.close()
     if output is Output.json:
@@ -178,8 +181,18 @@ def _run(
         typer.echo(plan_text(report.plan))
     elif report.execution is not None:
         typer.echo(execution_text(report.execution))
+        typer.echo("")
+        typer.echo(summary)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _summary(ctx: Any, config: Any) -> str:
+    """What is deployed now, read back from AWS (not from what the run believes it did)."""
+    from orgdeploy.aws.inventory_reader import read_inventory
+    from orgdeploy.status import status_report
+
+    return status_report(read_inventory(ctx, config, census=False)).to_text()
 
 
 def bootstrap(
@@ -226,6 +239,271 @@ def bootstrap(
     )
 
 
+def update(
+    config: ConfigOption = DEFAULT_CONFIG,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print template diffs and the planned operations; change nothing.")
+    ] = False,
+    yes: YesOption = False,
+    output: OutputOption = Output.text,
+    quota: QuotaOption = None,
+    timeout: TimeoutOption = 3600.0,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    sandbox: Sandbox = False,
+    sandbox_accounts: SandboxAccounts = 8,
+    sandbox_op_seconds: SandboxOpSeconds = 1.0,
+) -> None:
+    """The CI job: lint gate, diff, apply.
+
+    Renders and lints every template first (any cfn-lint error stops here with
+    exit 2), then plans only the delta against what is deployed and applies it.
+    `--dry-run` prints unified diffs of the templates and the planned operations.
+
+    Exit status: 0 success or no change, 1 a step failed, 2 bad input (config,
+    arguments, or templates with lint errors).
+    """
+    _lint_gate(config)
+    options = _options(
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        sandbox_accounts=sandbox_accounts,
+        sandbox_op_seconds=sandbox_op_seconds,
+    )
+    if dry_run:
+        _dry_run(config=config, output=output, quota=quota, options=options)
+        return
+    _run(
+        config=config,
+        output=output,
+        yes=yes,
+        enable_trusted_access=False,
+        quota=quota,
+        timeout=timeout,
+        options=options,
+    )
+
+
+def _lint_gate(config: Path) -> None:
+    import tempfile
+
+    from orgdeploy.config import load_config
+    from orgdeploy.errors import BadInputError
+    from orgdeploy.lint import format_result, lint_files, write_rendered
+    from orgdeploy.templates import render_all
+
+    loaded = load_config(config)
+    with tempfile.TemporaryDirectory(prefix="orgdeploy-lint-") as tmp:
+        result = lint_files(write_rendered(render_all(loaded), Path(tmp)), regions=loaded.regions)
+    if result.count("error"):
+        raise BadInputError("cfn-lint found errors; nothing was deployed:\n" + format_result(result, "text"))
+
+
+def _dry_run(*, config: Path, output: Output, quota: list[str] | None, options: AwsCliOptions) -> None:
+    from orgdeploy.config import load_config
+    from orgdeploy.deploy import RunOptions, make_plan
+    from orgdeploy.diffs import template_diffs
+    from orgdeploy.report_text import plan_text
+    from orgdeploy.templates import render_all
+
+    loaded = load_config(config)
+    rendered = render_all(loaded)
+    with aws_context(options, loaded) as ctx:
+        inventory, the_plan = make_plan(
+            ctx, loaded, options=RunOptions(quota_override=_quotas(quota)), rendered=rendered
+        )
+    diffs = template_diffs(the_plan, inventory, rendered)
+    if output is Output.json:
+        typer.echo(json.dumps({"plan": the_plan.to_dict(), "diffs": diffs}, indent=2))
+        return
+    for diff in diffs:
+        typer.echo(diff)
+    typer.echo(plan_text(the_plan))
+
+
+def add_region(
+    regions: Annotated[list[str], typer.Argument(help="Regions to add, e.g. ap-southeast-2 sa-east-1.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    yes: YesOption = False,
+    output: OutputOption = Output.text,
+    timeout: TimeoutOption = 3600.0,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    sandbox: Sandbox = False,
+    sandbox_accounts: SandboxAccounts = 8,
+    sandbox_op_seconds: SandboxOpSeconds = 1.0,
+) -> None:
+    """Add Regions to orgdeploy.yaml (keeping its comments and layout), then deploy only them.
+
+    Only the delta runs: recorder instances, the management account's recorder
+    stacks and the conformance packs in the new Regions. The service-linked role
+    is never re-created, and the aggregator already covers every Region.
+    Regions that are unknown, or not enabled for the management account, are refused.
+    """
+    from orgdeploy.awsdata import known_regions
+    from orgdeploy.config import load_config
+    from orgdeploy.config_edit import add_regions
+    from orgdeploy.errors import BadInputError
+
+    loaded = load_config(config)
+    unknown = [r for r in regions if r not in known_regions()]
+    if unknown:
+        raise BadInputError(f"REGIONS: unknown Region(s) {', '.join(unknown)}; expected names like eu-west-1")
+    options = _options(
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        sandbox_accounts=sandbox_accounts,
+        sandbox_op_seconds=sandbox_op_seconds,
+    )
+    new = [r for r in regions if r not in loaded.regions]
+    if not new:
+        typer.echo(f"{', '.join(regions)} already in regions; nothing to add.", err=True)
+    with aws_context(options, loaded) as ctx:
+        from orgdeploy.aws.census import disabled_regions
+
+        management = ctx.caller_account
+        off = disabled_regions(ctx, management, new, management=management)
+        if off:
+            raise BadInputError(
+                f"REGIONS: {', '.join(off)} not enabled for the management account {management}; "
+                "enable it first (aws account enable-region)"
+            )
+        path = config / "orgdeploy.yaml" if config.is_dir() else config
+        added = add_regions(path, new)
+        if added:
+            typer.echo(f"added {', '.join(added)} to {path}", err=True)
+        _apply_with(ctx, config=path, output=output, yes=yes, timeout=timeout)
+
+
+def _apply_with(ctx: Any, *, config: Path, output: Output, yes: bool, timeout: float) -> None:
+    """Apply with an already-open AwsContext (used when one command does several things)."""
+    from orgdeploy.config import load_config
+    from orgdeploy.deploy import RunOptions, apply
+    from orgdeploy.errors import BadInputError
+    from orgdeploy.executor import ExecutorSettings
+    from orgdeploy.progress import LineReporter, SilentReporter
+    from orgdeploy.report_text import execution_text, plan_text
+
+    loaded = load_config(config)
+    if not yes and not is_interactive():
+        raise BadInputError("not on a terminal: pass --yes to apply the plan without a confirmation prompt")
+    reporter = SilentReporter() if output is Output.json else LineReporter()
+
+    def confirm(the_plan: Any) -> bool:
+        if output is Output.text:
+            typer.echo(plan_text(the_plan))
+        return yes or typer.confirm("Apply this plan?", default=False)
+
+    report = apply(
+        ctx,
+        loaded,
+        options=RunOptions(),
+        reporter=reporter,
+        settings=ExecutorSettings(operation_timeout=timeout),
+        confirm=confirm,
+    )
+    if output is Output.json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    elif report.execution is not None:
+        typer.echo(execution_text(report.execution))
+    else:
+        typer.echo(plan_text(report.plan))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def status(
+    config: ConfigOption = DEFAULT_CONFIG,
+    output: OutputOption = Output.text,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Show what orgdeploy has deployed and whether it is healthy.
+
+    Per stack set: instance counts by status, every instance that is not
+    CURRENT with its reason, and operations in flight; then the plain stacks.
+    Exit status 1 when anything is not healthy.
+    """
+    from orgdeploy.aws.inventory_reader import read_inventory
+    from orgdeploy.config import load_config
+    from orgdeploy.status import status_report
+
+    loaded = load_config(config)
+    options = _options(profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox)
+    with aws_context(options, loaded) as ctx:
+        report = status_report(read_inventory(ctx, loaded, census=False))
+    typer.echo(json.dumps(report.to_dict(), indent=2) if output is Output.json else report.to_text())
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+def destroy(
+    config: ConfigOption = DEFAULT_CONFIG,
+    yes: YesOption = False,
+    retain_resources: Annotated[
+        bool,
+        typer.Option(
+            "--retain-resources",
+            help="Remove orgdeploy's stack sets but keep every stack and resource in the accounts.",
+        ),
+    ] = False,
+    output: OutputOption = Output.text,
+    timeout: TimeoutOption = 3600.0,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Remove everything orgdeploy created, in reverse dependency order.
+
+    Conformance packs and the aggregator go first, then the recorders (stack
+    set instances and the management account's stacks), then the service-linked
+    role stacks and the delivery bucket. Buckets are emptied and deleted unless
+    --retain-resources is given.
+    """
+    from orgdeploy.aws.inventory_reader import read_inventory
+    from orgdeploy.config import load_config
+    from orgdeploy.errors import BadInputError
+    from orgdeploy.executor import Executor, ExecutorSettings
+    from orgdeploy.progress import LineReporter, SilentReporter
+    from orgdeploy.report_text import execution_text, plan_text
+    from orgdeploy.teardown import plan_destroy
+    from orgdeploy.templates import render_all
+
+    loaded = load_config(config)
+    if not yes and not is_interactive():
+        raise BadInputError("not on a terminal: pass --yes to destroy without a confirmation prompt")
+    options = _options(profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox)
+    with aws_context(options, loaded) as ctx:
+        inventory = read_inventory(ctx, loaded, census=False)
+        the_plan = plan_destroy(loaded, inventory, retain=retain_resources)
+        if output is Output.text:
+            typer.echo(plan_text(the_plan) if the_plan.steps else "Nothing deployed by orgdeploy was found.")
+        if not the_plan.steps:
+            return
+        if not yes and not typer.confirm("Destroy all of this?", default=False):
+            raise typer.Exit(1)
+        reporter = SilentReporter() if output is Output.json else LineReporter()
+        executor = Executor(ctx, loaded, render_all(loaded), reporter, ExecutorSettings(operation_timeout=timeout))
+        executor.wait_for_in_flight([s.name for s in inventory.stack_sets])
+        result = executor.run(the_plan)
+    typer.echo(json.dumps(result.to_dict(), indent=2) if output is Output.json else execution_text(result))
+    if result.failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(bootstrap)
+    app.command()(update)
+    app.command("add-region")(add_region)
+    app.command()(status)
+    app.command()(destroy)

@@ -1,0 +1,206 @@
+"""AWS::S3::BucketPolicy, and the AWS::S3::Bucket properties moto's CloudFormation drops.
+
+moto's FakeBucket model creates the bucket and applies only BucketEncryption
+(without BucketKeyEnabled) and Tags. patch_bucket_properties() wraps its
+create/update classmethods: moto's own code runs first, then
+PublicAccessBlockConfiguration, BucketEncryption, VersioningConfiguration and
+OwnershipControls are applied through moto's S3 backend, so GetPublicAccessBlock,
+GetBucketEncryption, GetBucketVersioning and GetBucketOwnershipControls read back
+what the template says. BucketPolicyModel puts the policy with the backend's
+put_bucket_policy and deletes it with the stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.s3.exceptions import MissingBucket, S3AccessDeniedError
+from moto.s3.models import FakeBucket, S3Backend, s3_backends
+from moto.s3.utils import bucket_policy_is_public
+from moto.utilities.utils import get_partition
+
+_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_PUBLIC_ACCESS_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _s3(account_id: str, region_name: str) -> S3Backend:
+    backend: S3Backend = s3_backends[account_id][get_partition(region_name)]
+    return backend
+
+
+def _flag(value: Any) -> bool:
+    # Template parameters and Fn::If results may carry booleans as "true"/"false".
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _encryption(properties: dict[str, Any]) -> dict[str, Any]:
+    """BucketEncryption in the shape moto's PutBucketEncryption handler stores (parsed XML)."""
+    rules = properties["ServerSideEncryptionConfiguration"]
+    # S3 keeps a single rule; CloudFormation passes the list through and S3 uses the first.
+    rule = rules[0] if isinstance(rules, list) else rules
+    default = {
+        key: value for key, value in (rule.get("ServerSideEncryptionByDefault") or {}).items() if value is not None
+    }
+    stored: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": default}
+    if "BucketKeyEnabled" in rule:
+        stored["BucketKeyEnabled"] = "true" if _flag(rule["BucketKeyEnabled"]) else "false"
+    return {"@xmlns": _XMLNS, "Rule": stored}
+
+
+def apply_bucket_properties(backend: S3Backend, bucket_name: str, properties: dict[str, Any], *, update: bool) -> None:
+    """Make the bucket's settings match the template; on update, a removed property is removed."""
+    bucket = backend.get_bucket(bucket_name)
+    block = properties.get("PublicAccessBlockConfiguration")
+    if block is not None:
+        # Unset flags are false, as with PutPublicAccessBlock.
+        backend.put_public_access_block(bucket_name, {key: _flag(block.get(key)) for key in _PUBLIC_ACCESS_KEYS})
+    elif update:
+        backend.delete_public_access_block(bucket_name)
+
+    if properties.get("BucketEncryption"):
+        backend.put_bucket_encryption(bucket_name, _encryption(properties["BucketEncryption"]))
+    elif update:
+        backend.delete_bucket_encryption(bucket_name)
+
+    versioning = (properties.get("VersioningConfiguration") or {}).get("Status")
+    if versioning:
+        backend.put_bucket_versioning(bucket_name, str(versioning))
+    elif update and bucket.versioning_status == "Enabled":
+        # A bucket that was ever versioned cannot become unversioned again, only suspended.
+        backend.put_bucket_versioning(bucket_name, "Suspended")
+
+    rules = (properties.get("OwnershipControls") or {}).get("Rules") or []
+    if rules:
+        # moto annotates a dict but stores the bare ObjectOwnership string, as its own handler passes it.
+        ownership: Any = str(rules[0]["ObjectOwnership"])
+        backend.put_bucket_ownership_controls(bucket_name, ownership)
+    elif update:
+        backend.delete_bucket_ownership_controls(bucket_name)
+
+
+def patch_bucket_properties() -> None:
+    """Wrap FakeBucket's CloudFormation create and update; the caller makes sure this runs once."""
+    create: Callable[..., FakeBucket] = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update: Callable[..., FakeBucket] = FakeBucket.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(
+        cls: type[FakeBucket],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> FakeBucket:
+        bucket = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = dict(cloudformation_json.get("Properties") or {})
+        apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=False)
+        return bucket
+
+    def update_from_cloudformation_json(
+        cls: type[FakeBucket],
+        /,
+        original_resource: FakeBucket,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> FakeBucket:
+        bucket = update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        # A replacement went through the wrapped create above and is complete already.
+        if bucket is original_resource:
+            properties = dict(cloudformation_json.get("Properties") or {})
+            apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=True)
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+    FakeBucket.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+def _policy_text(document: Any) -> bytes:
+    text = document if isinstance(document, str) else json.dumps(document)
+    return text.encode("utf-8")
+
+
+class BucketPolicyModel(CloudFormationModel):
+    """A bucket's policy; its physical id (and Ref) is the bucket name, as in CloudFormation."""
+
+    def __init__(self, account_id: str, region_name: str, bucket_name: str) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.bucket_name = bucket_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.bucket_name
+
+    def is_created(self) -> bool:
+        return True
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""  # no name property: the policy belongs to the bucket
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @staticmethod
+    def _put(account_id: str, region_name: str, properties: dict[str, Any]) -> str:
+        backend = _s3(account_id, region_name)
+        name = str(properties.get("Bucket", ""))
+        if name not in backend.buckets:
+            # Only the bucket owner's account may set its policy.
+            if name in s3_backends.bucket_accounts:
+                raise S3AccessDeniedError()
+            raise MissingBucket(bucket=name)
+        policy = _policy_text(properties.get("PolicyDocument") or {})
+        block = backend.buckets[name].public_access_block
+        if block is not None and block.block_public_policy and bucket_policy_is_public(policy):
+            # S3 rejects a public policy while BlockPublicPolicy is on.
+            raise S3AccessDeniedError()
+        backend.put_bucket_policy(name, policy)
+        return name
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> BucketPolicyModel:
+        name = cls._put(account_id, region_name, dict(cloudformation_json.get("Properties") or {}))
+        return cls(account_id, region_name, name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: BucketPolicyModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> BucketPolicyModel:
+        name = cls._put(account_id, region_name, dict(cloudformation_json.get("Properties") or {}))
+        if name != original_resource.bucket_name:
+            # Bucket is a replacement property: the old bucket's policy goes.
+            cls.delete_from_cloudformation_json(original_resource.bucket_name, {}, account_id, region_name)
+        return cls(account_id, region_name, name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = _s3(account_id, region_name)
+        # A bucket deleted before its policy took the policy with it.
+        if resource_name in backend.buckets:
+            backend.delete_bucket_policy(resource_name)

@@ -1,0 +1,40 @@
+"""Sandbox-only knobs and facts that moto's backends have no place for.
+
+Everything else (org, accounts, stacks, recorders) lives in moto's own backends,
+which stay the single source of truth.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SandboxState:
+    # Seconds a StackSet operation stays RUNNING before it finishes (0 = at once).
+    op_seconds: float = 0.0
+    # Share of calls answered with the service's throttling error (0 to 1).
+    throttle_rate: float = 0.0
+    # Seed for the throttling and any other random choice, so runs repeat.
+    seed: int = 0
+    # (account id, Region) pairs whose opt-in Region is not enabled.
+    disabled_regions: set[tuple[str, str]] = field(default_factory=set)
+    # StackSets trusted access with Organizations: ENABLED, DISABLED or DISABLED_PERMANENTLY.
+    organizations_access: str = "DISABLED"
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def region_enabled(self, account_id: str, region: str) -> bool:
+        with self.lock:
+            return (account_id, region) not in self.disabled_regions
+
+
+# One sandbox per process: moto's backends are process-wide too.
+STATE = SandboxState()
+
+
+def reset_state() -> None:
+    """Put every knob back to its default (moto's backends are reset separately)."""
+    fresh = SandboxState()
+    for name in ("op_seconds", "throttle_rate", "seed", "disabled_regions", "organizations_access"):
+        setattr(STATE, name, getattr(fresh, name))

@@ -1,0 +1,342 @@
+"""The sandbox's CloudFormation resource models, checked through the AWS APIs as the member account."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("moto")
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from orgdeploy.sandbox.resources import register_resource_models
+from orgdeploy.sandbox.seed import seed_organization
+from orgdeploy.sandbox.state import reset_state
+
+MEMBER = "111111111111"
+LOG_ARCHIVE = "222222222222"
+BUCKET = "central-config-bucket"
+DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    register_resource_models()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(endpoint: str) -> None:
+    # moto's backends are process-wide: every test starts from an empty cloud.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    reset_state()
+
+
+def client(endpoint: str, service: str, account: str | None = None, region: str = "us-east-1") -> Any:
+    creds = dict(DUMMY)
+    if account:
+        sts = boto3.client("sts", endpoint_url=endpoint, region_name=region, **DUMMY)
+        role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        got = sts.assume_role(RoleArn=role, RoleSessionName="sandbox-test")["Credentials"]
+        creds = {
+            "aws_access_key_id": got["AccessKeyId"],
+            "aws_secret_access_key": got["SecretAccessKey"],
+            "aws_session_token": got["SessionToken"],
+        }
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **creds)
+
+
+def create_stack(cfn: Any, name: str, resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> Any:
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs or {}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def failed_reasons(cfn: Any, stack: str) -> dict[str, str]:
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return {
+        e["LogicalResourceId"]: e.get("ResourceStatusReason", "")
+        for e in events
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    }
+
+
+def recorder(frequency: str = "CONTINUOUS") -> dict[str, Any]:
+    return {
+        "Type": "AWS::Config::ConfigurationRecorder",
+        "Properties": {
+            "Name": "orgdeploy",
+            "RoleARN": {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+                "config.amazonaws.com/AWSServiceRoleForConfig"
+            },
+            "RecordingGroup": {
+                "AllSupported": "false",
+                "IncludeGlobalResourceTypes": False,
+                "ExclusionByResourceTypes": {"ResourceTypes": ["AWS::IAM::User"]},
+                "RecordingStrategy": {"UseOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+            },
+            "RecordingMode": {
+                "RecordingFrequency": frequency,
+                "RecordingModeOverrides": [
+                    {
+                        "Description": "EC2 daily",
+                        "RecordingFrequency": "DAILY",
+                        "ResourceTypes": ["AWS::EC2::VPC"],
+                    }
+                ],
+            },
+        },
+    }
+
+
+def channel(bucket: str = BUCKET) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Config::DeliveryChannel",
+        "DependsOn": "ConfigurationRecorder",
+        "Properties": {
+            "Name": "orgdeploy",
+            "S3BucketName": bucket,
+            "S3KeyPrefix": "config",
+            "ConfigSnapshotDeliveryProperties": {"DeliveryFrequency": "TwentyFour_Hours"},
+        },
+    }
+
+
+def make_central_bucket(endpoint: str) -> None:
+    client(endpoint, "s3", LOG_ARCHIVE).create_bucket(Bucket=BUCKET)
+
+
+def test_register_is_idempotent() -> None:
+    register_resource_models()
+    register_resource_models()
+
+
+def test_recorder_and_channel_stack_records_then_deletes(endpoint: str) -> None:
+    make_central_bucket(endpoint)
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    resources = {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel()}
+    stack = create_stack(cfn, "recorder", resources, {"Name": {"Value": {"Ref": "ConfigurationRecorder"}}})
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == "orgdeploy"
+
+    config = client(endpoint, "config", MEMBER)
+    [rec] = config.describe_configuration_recorders()["ConfigurationRecorders"]
+    assert rec["name"] == "orgdeploy"
+    assert rec["roleARN"].endswith(f"{MEMBER}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
+    assert rec["recordingGroup"]["allSupported"] is False
+    assert rec["recordingGroup"]["exclusionByResourceTypes"] == {"resourceTypes": ["AWS::IAM::User"]}
+    assert rec["recordingMode"]["recordingFrequency"] == "CONTINUOUS"
+    assert rec["recordingMode"]["recordingModeOverrides"][0]["resourceTypes"] == ["AWS::EC2::VPC"]
+    [chan] = config.describe_delivery_channels()["DeliveryChannels"]
+    assert (chan["name"], chan["s3BucketName"], chan["s3KeyPrefix"]) == ("orgdeploy", BUCKET, "config")
+    assert chan["configSnapshotDeliveryProperties"] == {"deliveryFrequency": "TwentyFour_Hours"}
+    [status] = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    assert status["recording"] is True
+
+    cfn.delete_stack(StackName="recorder")
+    assert config.describe_configuration_recorders()["ConfigurationRecorders"] == []
+    assert config.describe_delivery_channels()["DeliveryChannels"] == []
+
+
+def test_stack_update_changes_recording_mode(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder()})
+    template = {"Resources": {"ConfigurationRecorder": recorder("DAILY")}}
+    cfn.update_stack(StackName="recorder", TemplateBody=json.dumps(template))
+    [rec] = client(endpoint, "config", MEMBER).describe_configuration_recorders()["ConfigurationRecorders"]
+    assert rec["recordingMode"]["recordingFrequency"] == "DAILY"
+
+
+def test_second_recorder_fails_the_stack_like_aws(endpoint: str) -> None:
+    config = client(endpoint, "config", MEMBER, "eu-west-1")
+    foreign = {"name": "default", "roleARN": f"arn:aws:iam::{MEMBER}:role/legacy"}
+    config.put_configuration_recorder(ConfigurationRecorder=foreign)
+    cfn = client(endpoint, "cloudformation", MEMBER, "eu-west-1")
+
+    stack = create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder()})
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "[ConfigurationRecorder]" in stack["StackStatusReason"]
+    reason = failed_reasons(cfn, "recorder")["ConfigurationRecorder"]
+    assert "Error Code: MaxNumberOfConfigurationRecordersExceededException" in reason
+    assert "Failed to put configuration recorder 'orgdeploy' because the maximum number of" in reason
+    names = [r["name"] for r in config.describe_configuration_recorders()["ConfigurationRecorders"]]
+    assert names == ["default"]
+
+
+def test_failed_channel_rolls_back_the_recorder(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    resources = {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel("no-such-bucket")}
+
+    stack = create_stack(cfn, "recorder", resources)
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "NoSuchBucketException" in failed_reasons(cfn, "recorder")["DeliveryChannel"]
+    config = client(endpoint, "config", MEMBER)
+    assert config.describe_configuration_recorders()["ConfigurationRecorders"] == []
+
+
+def test_template_errors_still_fail_the_create_call(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    bad = {
+        "Type": "AWS::Config::DeliveryChannel",
+        "Properties": {"S3BucketName": {"Fn::GetAtt": ["Nope", "Arn"]}},
+    }
+    with pytest.raises(ClientError, match="references undefined resource Nope"):
+        create_stack(cfn, "bad", {"DeliveryChannel": bad})
+
+
+def test_service_linked_role_is_created_once(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    slr = {"Type": "AWS::IAM::ServiceLinkedRole", "Properties": {"AWSServiceName": "config.amazonaws.com"}}
+    outputs = {"RoleName": {"Value": {"Ref": "Role"}}}
+    first = create_stack(cfn, "slr", {"Role": slr}, outputs)
+    assert first["StackStatus"] == "CREATE_COMPLETE"
+    assert first["Outputs"][0]["OutputValue"] == "AWSServiceRoleForConfig"
+    iam = client(endpoint, "iam", MEMBER)
+    role = iam.get_role(RoleName="AWSServiceRoleForConfig")["Role"]
+    assert role["Path"] == "/aws-service-role/config.amazonaws.com/"
+
+    second = create_stack(cfn, "slr-again", {"Role": slr})
+    taken = "Service role name AWSServiceRoleForConfig has been taken in this account, please try a different suffix."
+    assert second["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert taken in failed_reasons(cfn, "slr-again")["Role"]
+    with pytest.raises(ClientError) as raised:
+        iam.create_service_linked_role(AWSServiceName="config.amazonaws.com")
+    assert raised.value.response["Error"]["Code"] == "InvalidInput"
+    assert raised.value.response["Error"]["Message"] == taken
+
+    cfn.delete_stack(StackName="slr")
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        iam.get_role(RoleName="AWSServiceRoleForConfig")
+
+
+def test_aggregator_stack_creates_a_real_aggregator(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    resources = {
+        "AggregatorRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+        "Aggregator": {
+            "Type": "AWS::Config::ConfigurationAggregator",
+            "Properties": {
+                "ConfigurationAggregatorName": "org-aggregator",
+                "OrganizationAggregationSource": {
+                    "RoleArn": {"Fn::GetAtt": ["AggregatorRole", "Arn"]},
+                    "AllAwsRegions": "true",
+                },
+                "Tags": [{"Key": "owner", "Value": "orgdeploy"}],
+            },
+        },
+    }
+    outputs = {"Arn": {"Value": {"Fn::GetAtt": ["Aggregator", "ConfigurationAggregatorArn"]}}}
+    stack = create_stack(cfn, "aggregator", resources, outputs)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+    config = client(endpoint, "config")
+    [agg] = config.describe_configuration_aggregators()["ConfigurationAggregators"]
+    assert agg["ConfigurationAggregatorName"] == "org-aggregator"
+    assert agg["ConfigurationAggregatorArn"] == stack["Outputs"][0]["OutputValue"]
+    assert agg["OrganizationAggregationSource"]["AllAwsRegions"] is True
+    assert ":role/aggregator-AggregatorRole-" in agg["OrganizationAggregationSource"]["RoleArn"]
+
+    cfn.delete_stack(StackName="aggregator")
+    assert config.describe_configuration_aggregators()["ConfigurationAggregators"] == []
+
+
+def test_organization_conformance_pack_stack_is_listed_without_names(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation")
+    body = "Resources:\n  Rule:\n    Type: AWS::Config::ConfigRule\n"
+    resources = {
+        "ConformsBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "awsconfigconforms-test"}},
+        "Pack": {
+            "Type": "AWS::Config::OrganizationConformancePack",
+            "Properties": {
+                "OrganizationConformancePackName": "baseline",
+                "TemplateBody": body,
+                "DeliveryS3Bucket": {"Ref": "ConformsBucket"},
+                "ConformancePackInputParameters": [{"ParameterName": "MaxAge", "ParameterValue": "90"}],
+                "ExcludedAccounts": [MEMBER],
+            },
+        },
+    }
+    stack = create_stack(cfn, "pack", resources, {"Pack": {"Value": {"Ref": "Pack"}}})
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == "baseline"
+
+    config = client(endpoint, "config")
+    [pack] = config.describe_organization_conformance_packs()["OrganizationConformancePacks"]
+    assert pack["OrganizationConformancePackName"] == "baseline"
+    assert pack["DeliveryS3Bucket"] == "awsconfigconforms-test"
+    assert pack["ExcludedAccounts"] == [MEMBER]
+    assert pack["ConformancePackInputParameters"] == [{"ParameterName": "MaxAge", "ParameterValue": "90"}]
+    statuses = config.describe_organization_conformance_pack_statuses()["OrganizationConformancePackStatuses"]
+    assert [s["OrganizationConformancePackName"] for s in statuses] == ["baseline"]
+
+    cfn.delete_stack(StackName="pack")
+    assert config.describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
+
+
+def deploy_recorder_stack_set(endpoint: str, root_id: str, regions: list[str]) -> Any:
+    cfn = client(endpoint, "cloudformation")
+    cfn.create_stack_set(
+        StackSetName="recorders",
+        TemplateBody=json.dumps({"Resources": {"ConfigurationRecorder": recorder()}}),
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+    )
+    cfn.create_stack_instances(
+        StackSetName="recorders", DeploymentTargets={"OrganizationalUnitIds": [root_id]}, Regions=regions
+    )
+    return cfn
+
+
+def recorder_names(endpoint: str, account_id: str, region: str) -> list[str]:
+    config = client(endpoint, "config", account_id, region)
+    return [r["name"] for r in config.describe_configuration_recorders()["ConfigurationRecorders"]]
+
+
+REGIONS = ["us-east-1", "us-west-2"]
+
+
+def test_service_managed_stack_set_instances_create_recorders(endpoint: str) -> None:
+    org = seed_organization(endpoint_url=endpoint, accounts=5)
+    cfn = deploy_recorder_stack_set(endpoint, org.root_id, REGIONS)
+
+    instances = cfn.list_stack_instances(StackSetName="recorders")["Summaries"]
+    targets = {(i["Account"], i["Region"]) for i in instances if i["Account"] != org.management_account_id}
+    direct = [a for a in org.accounts if a.ou_path in {"Root/Security", "Root/Sandbox"} and a.status == "ACTIVE"]
+    assert {(a.id, region) for a in direct for region in REGIONS} <= targets
+    for account_id, region in targets:
+        assert recorder_names(endpoint, account_id, region) == ["orgdeploy"]
+
+
+@pytest.mark.xfail(
+    reason="moto expands a target OU to its direct child OUs only and also deploys to the management "
+    "account; the StackSet realism layer owns targeting",
+    strict=False,
+)
+def test_service_managed_stack_set_reaches_every_active_member_and_region(endpoint: str) -> None:
+    org = seed_organization(endpoint_url=endpoint, accounts=5)
+    deploy_recorder_stack_set(endpoint, org.root_id, REGIONS)
+
+    members = [a for a in org.accounts if a.id != org.management_account_id and a.status == "ACTIVE"]
+    assert len(members) == 5
+    found = {(a.ou_path, a.name, r): recorder_names(endpoint, a.id, r) for a in members for r in REGIONS}
+    assert found == {key: ["orgdeploy"] for key in found}
+    assert recorder_names(endpoint, org.management_account_id, REGIONS[0]) == []
