@@ -127,6 +127,9 @@ class RecorderFact:
     name: str
     owner: RecorderOwner
     recording: bool
+    strategy: str = ""  # ALL_SUPPORTED_RESOURCE_TYPES | INCLUSION_BY_RESOURCE_TYPES | EXCLUSION_BY_RESOURCE_TYPES
+    global_types: bool = False
+    delivery_channel: str = ""
 
 
 @dataclass(frozen=True)

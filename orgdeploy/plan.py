@@ -96,6 +96,8 @@ class Skip:
     region: str | None
     what: str
     reason: str
+    # A recorder someone else made: `existing_recorder: fail` stops on these.
+    conflict: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"account": self.account, "region": self.region, "what": self.what, "reason": self.reason}

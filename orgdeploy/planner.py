@@ -116,6 +116,7 @@ class _Desired:
                         "recorder",
                         f"already has recorder {recorder.name!r} (owner: {recorder.owner}, "
                         f"{'recording' if recorder.recording else 'not recording'})",
+                        conflict=True,
                     )
                 )
                 continue
@@ -621,6 +622,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         per_region=per_region,
     )
     management_steps = _management_stage(stage, bucket)
+    _stop_on_conflicts(config, builder.skipped)
     stage.stack(
         template_key="aggregator",
         stack_name=naming.aggregator_stack(config),
@@ -663,13 +665,30 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     )
 
 
+def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:
+    conflicts = [s for s in skipped if s.conflict]
+    if conflicts and config.recording.existing_recorder == "fail":
+        pairs = "\n".join(f"  {s.account} {s.region}: {s.reason}" for s in conflicts)
+        raise PlanBlocked(
+            f"recording.existing_recorder is 'fail' and {len(conflicts)} account/Region pair(s) already have "
+            f"a recorder orgdeploy did not make; nothing was changed:\n{pairs}\n"
+            "Remove those recorders, or set recording.existing_recorder: skip to leave them alone."
+        )
+
+
 def _management_wants_recorder(config: Config, inventory: Inventory, region: str, skips: list[Skip]) -> bool:
     management = inventory.organization.management_account_id
     facts = inventory.facts_for(management)
     recorder = facts.recorder(region) if facts else None
     if recorder is not None and recorder.name != naming.recorder_name(config):
         skips.append(
-            Skip(management, region, "recorder", f"already has recorder {recorder.name!r} (owner: {recorder.owner})")
+            Skip(
+                management,
+                region,
+                "recorder",
+                f"already has recorder {recorder.name!r} (owner: {recorder.owner})",
+                conflict=True,
+            )
         )
         return False
     return True
@@ -677,22 +696,27 @@ def _management_wants_recorder(config: Config, inventory: Inventory, region: str
 
 def pack_excluded_accounts(
     config: Config, inventory: Inventory, pack: ConformancePack, region: str, recorder_accounts: list[str]
-) -> list[str]:
-    """Accounts the pack must skip in region: every org account without a working recorder there."""
+) -> dict[str, str]:
+    """Accounts the pack must skip in region, with why: every org account without a working recorder there."""
     org = inventory.organization
-    excluded = set(pack.excluded_accounts)
+    excluded = {a: "excluded by conformance_packs[].excluded_accounts" for a in pack.excluded_accounts}
     will_record = set(recorder_accounts)
     if config.management_account.deploy:
         will_record.add(org.management_account_id)
     for account in org.accounts:
-        if account.id in will_record:
+        if account.id in will_record or account.id in excluded:
             continue
         facts = inventory.facts_for(account.id)
         recorder = facts.recorder(region) if facts else None
         if recorder is not None and recorder.recording and account.active:
             continue  # A foreign recorder that records counts as working.
-        excluded.add(account.id)
-    return sorted(excluded)
+        if not account.active:
+            excluded[account.id] = f"account is {account.status}"
+        elif recorder is not None:
+            excluded[account.id] = f"its recorder {recorder.name!r} is not recording"
+        else:
+            excluded[account.id] = "no recorder in this Region"
+    return dict(sorted(excluded.items()))
 
 
 def _pack_steps(
@@ -726,6 +750,7 @@ def _pack_steps(
             )
         for region in config.pack_regions(pack):
             excluded = pack_excluded_accounts(config, inventory, pack, region, per_region.get(region, []))
+            builder.skipped.extend(Skip(a, region, f"conformance pack {pack.name}", why) for a, why in excluded.items())
             if len(excluded) > MAX_EXCLUDED_ACCOUNTS:
                 raise PlanBlocked(
                     f"conformance pack {pack.name!r} in {region} would exclude {len(excluded):,} accounts; "

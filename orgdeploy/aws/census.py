@@ -54,10 +54,21 @@ def survey_account(
                     "ConfigurationRecordersStatus", []
                 )
             }
+            channels = call_with_retries(config.describe_delivery_channels).get("DeliveryChannels", [])
+            channel = channels[0]["name"] if channels else ""
             for recorder in found:
                 name = recorder["name"]
-                owner = classify_recorder(name, orgdeploy_name=orgdeploy_recorder)
-                recorders.append((region, RecorderFact(name, owner, statuses.get(name, False))))
+                group = recorder.get("recordingGroup", {})
+                fact = RecorderFact(
+                    name=name,
+                    owner=classify_recorder(name, orgdeploy_name=orgdeploy_recorder),
+                    recording=statuses.get(name, False),
+                    strategy=group.get("recordingStrategy", {}).get("useOnly", "")
+                    or ("ALL_SUPPORTED_RESOURCE_TYPES" if group.get("allSupported") else ""),
+                    global_types=bool(group.get("includeGlobalResourceTypes")),
+                    delivery_channel=channel,
+                )
+                recorders.append((region, fact))
         return AccountFacts(account, True, "", has_role, tuple(recorders), off)
     except Exception as exc:
         code = error_code(exc) or type(exc).__name__

@@ -11,7 +11,9 @@ import sys
 import typer
 
 from orgdeploy.cli import common
+from orgdeploy.cli.commands_census import register as register_census_commands
 from orgdeploy.cli.commands_deploy import register as register_deploy_commands
+from orgdeploy.cli.commands_sandbox import register as register_sandbox_commands
 from orgdeploy.cli.commands_templates import register as register_template_commands
 
 app = typer.Typer(
@@ -40,6 +42,8 @@ def _global_options(
 
 register_template_commands(app)
 register_deploy_commands(app)
+register_census_commands(app)
+register_sandbox_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orgdeploy.sandbox.state import STATE
+
 _INSTALLED: set[str] = set()
 
 
@@ -25,4 +27,36 @@ def install_moto_fixes() -> None:
         return params
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
+    _install_assume_role_denials()
     _INSTALLED.add("parameter_list")
+
+
+def deny_assume_role(account_id: str, role_name: str) -> None:
+    """Make STS refuse role_name in account_id, as for an invited account that lacks the role."""
+    with STATE.lock:
+        STATE.unassumable_roles.add((account_id, role_name))
+
+
+def _install_assume_role_denials() -> None:
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(
+        self: Any, region_name: str, role_session_name: str, role_arn: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        # arn:aws:iam::ACCOUNT:role/NAME
+        account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        role_name = role_arn.rsplit("/", 1)[-1]
+        with STATE.lock:
+            denied = (account_id, role_name) in STATE.unassumable_roles
+        if denied:
+            raise STSClientError(
+                "AccessDenied",
+                f"User: arn:aws:iam::{self.account_id}:root is not authorized to perform: sts:AssumeRole "
+                f"on resource: {role_arn}",
+            )
+        return original(self, region_name, role_session_name, role_arn, *args, **kwargs)
+
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]

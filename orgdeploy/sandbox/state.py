@@ -22,6 +22,8 @@ class SandboxState:
     disabled_regions: set[tuple[str, str]] = field(default_factory=set)
     # StackSets trusted access with Organizations: ENABLED, DISABLED or DISABLED_PERMANENTLY.
     organizations_access: str = "DISABLED"
+    # (account id, role name) pairs that STS refuses to assume: an account without that role.
+    unassumable_roles: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def region_enabled(self, account_id: str, region: str) -> bool:
@@ -36,5 +38,12 @@ STATE = SandboxState()
 def reset_state() -> None:
     """Put every knob back to its default (moto's backends are reset separately)."""
     fresh = SandboxState()
-    for name in ("op_seconds", "throttle_rate", "seed", "disabled_regions", "organizations_access"):
+    for name in (
+        "op_seconds",
+        "throttle_rate",
+        "seed",
+        "disabled_regions",
+        "organizations_access",
+        "unassumable_roles",
+    ):
         setattr(STATE, name, getattr(fresh, name))
