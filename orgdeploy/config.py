@@ -86,8 +86,22 @@ class Targets(_Model):
     exclude_accounts: list[AccountId] = []
 
 
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
 class ManagementAccount(_Model):
     deploy: bool = True
+    # Assumed for the management account's own stacks when orgdeploy runs from a delegated administrator.
+    role_arn: Annotated[str, _pattern(_ROLE_ARN_RE, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")] | None = None
+
+    @property
+    def role_account(self) -> str | None:
+        return self.role_arn.split(":")[4] if self.role_arn else None
+
+
+class Admin(_Model):
+    call_as: Literal["SELF", "DELEGATED_ADMIN"] = "SELF"
+    delegated_admin_account: AccountId | None = None
 
 
 class Delivery(_Model):
@@ -213,6 +227,7 @@ class Config(_Model):
     conformance_packs: list[ConformancePack] = []
     stacksets: StackSets = StackSets()
     census: Census = Census()
+    admin: Admin = Admin()
 
     @field_validator("regions")
     @classmethod
@@ -225,6 +240,14 @@ class Config(_Model):
     def _cross_checks(self) -> Config:
         if self.home_region not in self.regions:
             raise ValueError(f"home_region {self.home_region!r} must also be listed in regions")
+        if self.admin.call_as == "DELEGATED_ADMIN":
+            if self.admin.delegated_admin_account is None:
+                raise ValueError("admin.call_as DELEGATED_ADMIN needs admin.delegated_admin_account")
+            if self.management_account.deploy and self.management_account.role_arn is None:
+                raise ValueError(
+                    "admin.call_as DELEGATED_ADMIN with management_account.deploy needs management_account.role_arn, "
+                    "a role in the management account for its own stacks"
+                )
         names = [pack.name for pack in self.conformance_packs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

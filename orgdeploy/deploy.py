@@ -28,7 +28,6 @@ class RunOptions:
     enable_trusted_access: bool = False
     quota_override: Quotas | None = None
     census: bool = True
-    call_as: str = "SELF"
 
 
 @dataclass
@@ -64,7 +63,6 @@ def make_plan(
     inventory = read_inventory(
         ctx,
         config,
-        call_as=options.call_as,
         quota_override=options.quota_override,
         census=options.census,
         progress=progress,

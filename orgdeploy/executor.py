@@ -72,7 +72,6 @@ class ExecutorSettings:
     poll_first: float = 0.5
     poll_max: float = 10.0
     workers: int = 8
-    call_as: str = "SELF"
 
 
 class StepError(Exception):
@@ -93,7 +92,7 @@ class Executor:
         self.rendered = rendered
         self.reporter = reporter
         self.settings = settings or ExecutorSettings()
-        self.stacksets = StackSetsGateway(ctx, region=config.home_region, call_as=self.settings.call_as)
+        self.stacksets = StackSetsGateway(ctx, region=config.home_region, call_as=config.admin.call_as)
         self.verify_stack_sets: list[str] = []
 
     def run(self, plan: Plan) -> ExecutionResult:

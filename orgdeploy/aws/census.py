@@ -16,8 +16,13 @@ CENSUS_WORKERS = 8
 
 def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, management: str) -> tuple[str, ...]:
     """Regions (of those given) not enabled in account, asked of the Account API from the management account."""
-    client = ctx.client("account")
-    kwargs = {} if account == management else {"AccountId": account}
+    if ctx.caller_account == management:
+        client = ctx.client("account")
+        kwargs = {} if account == management else {"AccountId": account}
+    else:
+        # Only the management account may ask about others: ask each account about itself.
+        client = ctx.client("account", account=account)
+        kwargs = {}
     found: dict[str, str] = {}
 
     def collect() -> None:

@@ -15,6 +15,7 @@ from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
 from orgdeploy.config import Config
 from orgdeploy.inventory import Inventory, Quotas, StackState
+from orgdeploy.preflight import check_caller
 
 Progress = Callable[[str], None]
 
@@ -47,7 +48,6 @@ def read_inventory(
     ctx: AwsContext,
     config: Config,
     *,
-    call_as: str = "SELF",
     quota_override: Quotas | None = None,
     census: bool = True,
     progress: Progress | None = None,
@@ -56,7 +56,8 @@ def read_inventory(
     say("reading the organization")
     caller = ctx.caller_account
     org = read_organization(ctx)
-    gateway = StackSetsGateway(ctx, region=config.home_region, call_as=call_as)
+    check_caller(config, caller=caller, management=org.management_account_id)
+    gateway = StackSetsGateway(ctx, region=config.home_region, call_as=config.admin.call_as)
     say("reading stack sets")
     trusted = gateway.organizations_access()
     names = [naming.role_stack_set(config), naming.recorder_stack_set(config)]

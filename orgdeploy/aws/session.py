@@ -24,6 +24,8 @@ class AwsOptions:
     region: str | None = None
     endpoint_url: str | None = None
     member_role: str = "OrganizationAccountAccessRole"
+    # Full role ARNs for particular accounts (the management account, from a delegated administrator).
+    role_arns: tuple[tuple[str, str], ...] = ()
 
 
 class AwsContext:
@@ -70,7 +72,10 @@ class AwsContext:
             if account in self._sessions:
                 return self._sessions[account]
         sts = self.client("sts")
-        arn = f"arn:{self.partition}:iam::{account}:role/{self.options.member_role}"
+        arn = (
+            dict(self.options.role_arns).get(account)
+            or f"arn:{self.partition}:iam::{account}:role/{self.options.member_role}"
+        )
         creds = call_with_retries(sts.assume_role, RoleArn=arn, RoleSessionName="orgdeploy")["Credentials"]
         session = boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],

@@ -7,12 +7,14 @@ from typing import Any
 
 from orgdeploy.aws.retry import BUSY_CODES, THROTTLING_CODES, call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
+from orgdeploy.errors import AwsError
 from orgdeploy.inventory import Operation, StackInstance, StackSetState
 
 # Calls whose botocore model has no CallAs member.
 _NO_CALL_AS = frozenset(
     {"activate_organizations_access", "describe_organizations_access", "deactivate_organizations_access"}
 )
+_NOT_ADMIN_CODES = frozenset({"ValidationError", "AccessDenied", "AccessDeniedException"})
 IN_FLIGHT = frozenset({"RUNNING", "QUEUED", "STOPPING"})
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
@@ -53,7 +55,15 @@ class StackSetsGateway:
 
     # Trusted access ---------------------------------------------------------
     def organizations_access(self) -> str:
-        return str(self._call("describe_organizations_access")["Status"])
+        try:
+            return str(self._call("describe_organizations_access")["Status"])
+        except Exception as exc:
+            if self.call_as == "DELEGATED_ADMIN" and error_code(exc) in _NOT_ADMIN_CODES:
+                raise AwsError(
+                    "this account is not a registered delegated administrator for CloudFormation StackSets "
+                    f"({error_code(exc)}: {exc}). Run `orgdeploy org-setup` once with management-account credentials."
+                ) from exc
+            raise
 
     def activate_organizations_access(self) -> None:
         self._call("activate_organizations_access")

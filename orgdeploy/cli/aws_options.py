@@ -60,9 +60,16 @@ def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
     """An AwsContext for the real credential chain, or for a sandbox that lives as long as the block."""
     from orgdeploy.aws.session import AwsContext, AwsOptions
 
+    role_arns = _role_arns(config)
     if not options.sandbox:
         yield AwsContext(
-            AwsOptions(options.profile, options.region, options.endpoint_url, member_role=config.census.role_name),
+            AwsOptions(
+                options.profile,
+                options.region,
+                options.endpoint_url,
+                member_role=config.census.role_name,
+                role_arns=role_arns,
+            ),
             default_region=config.home_region,
         )
         return
@@ -76,12 +83,21 @@ def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
         typer.echo(f"sandbox: emulated organization at {sandbox.endpoint_url}", err=True)
         typer.echo(sandbox.summary.to_text().rstrip(), err=True)
         yield AwsContext(
-            AwsOptions(None, config.home_region, sandbox.endpoint_url, member_role=config.census.role_name),
+            AwsOptions(
+                None, config.home_region, sandbox.endpoint_url, member_role=config.census.role_name, role_arns=role_arns
+            ),
             session=session,
             default_region=config.home_region,
         )
     finally:
         sandbox.stop()
+
+
+def _role_arns(config: Config) -> tuple[tuple[str, str], ...]:
+    management = config.management_account
+    if management.role_arn and management.role_account:
+        return ((management.role_account, management.role_arn),)
+    return ()
 
 
 def _start_sandbox(options: AwsCliOptions, config: Config) -> Any:

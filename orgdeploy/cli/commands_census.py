@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orgdeploy.cli.aws_options import AwsCliOptions, EndpointUrl, Profile, Region, Sandbox, aws_context
+from orgdeploy.cli.aws_options import AwsCliOptions, EndpointUrl, Profile, Region, Sandbox, aws_context, is_interactive
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
 
@@ -66,5 +66,54 @@ def census(
         typer.echo(result.to_text())
 
 
+def org_setup(
+    config: ConfigOption = DEFAULT_CONFIG,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    output: Annotated[CensusOutput, typer.Option("--output", "-o", help="text or json.")] = CensusOutput.text,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Prepare the organization once, with management-account credentials.
+
+    Turns on StackSets trusted access, enables service access for
+    config.amazonaws.com and config-multiaccountsetup.amazonaws.com, and (when
+    admin.delegated_admin_account is set) registers that account as delegated
+    administrator for StackSets, Config and Config multi-account setup.
+    Idempotent: it reports what was already in place.
+    """
+    import json
+
+    from orgdeploy.aws.org_setup import org_setup as run_setup
+    from orgdeploy.config import load_config
+    from orgdeploy.errors import BadInputError
+    from orgdeploy.preflight import WrongAccount
+
+    loaded = load_config(config)
+    if output is CensusOutput.csv:
+        raise BadInputError("--output: org-setup prints text or json, not csv")
+    if not yes and not is_interactive():
+        raise BadInputError("not on a terminal: pass --yes to change the organization without a prompt")
+    with aws_context(AwsCliOptions(profile, region, endpoint_url, sandbox), loaded) as ctx:
+        from orgdeploy.aws.organizations import read_organization
+
+        org = read_organization(ctx)
+        if ctx.caller_account != org.management_account_id:
+            raise WrongAccount(
+                f"org-setup needs management-account credentials; these are for {ctx.caller_account}, "
+                f"the management account is {org.management_account_id}"
+            )
+        if not yes and not typer.confirm("Change the organization's settings?", default=False):
+            raise typer.Exit(1)
+        items = run_setup(ctx, home_region=loaded.home_region, delegated_admin=loaded.admin.delegated_admin_account)
+    if output is CensusOutput.json:
+        typer.echo(json.dumps([i.to_dict() for i in items], indent=2))
+        return
+    for item in items:
+        typer.echo(f"{'changed ' if item.changed else 'in place'}  {item.what}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(census)
+    app.command("org-setup")(org_setup)

@@ -28,7 +28,18 @@ def install_moto_fixes() -> None:
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
     _install_assume_role_denials()
+    _add_delegated_admin_services()
+    _route_delegated_admin_reads()
     _INSTALLED.add("parameter_list")
+
+
+def _add_delegated_admin_services() -> None:
+    from moto.organizations.models import FakeDelegatedAdministrator
+
+    # AWS lets StackSets and Config (aggregators) have delegated administrators; moto's list lacks them.
+    for principal in ("member.org.stacksets.cloudformation.amazonaws.com", "config.amazonaws.com"):
+        if principal not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
+            FakeDelegatedAdministrator.SUPPORTED_SERVICES.append(principal)
 
 
 def deny_assume_role(account_id: str, role_name: str) -> None:
@@ -60,3 +71,27 @@ def _install_assume_role_denials() -> None:
         return original(self, region_name, role_session_name, role_arn, *args, **kwargs)
 
     STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+
+
+def _route_delegated_admin_reads() -> None:
+    """A delegated administrator may read the organization (List*/Describe*); moto keeps the org in the
+    management account's backend, so answer such reads from there, and refuse them to other members."""
+    from moto.organizations.models import organizations_backends
+    from moto.organizations.responses import OrganizationsResponse
+
+    original = OrganizationsResponse.organizations_backend
+
+    def organizations_backend(self: Any) -> Any:
+        backend = original.fget(self)  # type: ignore[attr-defined]
+        action = str(getattr(self, "_get_action", lambda: "")() or "")
+        if backend.org is not None or not action.startswith(("List", "Describe")):
+            return backend
+        master = organizations_backends.master_accounts.get(self.current_account)
+        if master is None:
+            return backend
+        management = organizations_backends[master[0]][master[1]]
+        if any(admin.account.id == self.current_account for admin in management.admins):
+            return management
+        return backend
+
+    OrganizationsResponse.organizations_backend = property(organizations_backend)  # type: ignore[method-assign,assignment]

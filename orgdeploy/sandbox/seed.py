@@ -96,16 +96,14 @@ class SeedSummary:
 
 
 def _client(endpoint_url: str, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint_url, region_name=region, **(credentials or _CREDENTIALS)
-    )
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **(credentials or _CREDENTIALS))
 
 
 def _assume(endpoint_url: str, region: str, account_id: str) -> dict[str, str]:
     sts = _client(endpoint_url, "sts", region)
-    creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{_ACCESS_ROLE}", RoleSessionName="orgdeploy-seed"
-    )["Credentials"]
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{_ACCESS_ROLE}", RoleSessionName="orgdeploy-seed")[
+        "Credentials"
+    ]
     return {
         "aws_access_key_id": creds["AccessKeyId"],
         "aws_secret_access_key": creds["SecretAccessKey"],
@@ -125,9 +123,7 @@ def _create_account(org: Any, name: str) -> str:
     status = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
     while status["State"] == "IN_PROGRESS":
         time.sleep(0.2)
-        status = org.describe_create_account_status(CreateAccountRequestId=status["Id"])[
-            "CreateAccountStatus"
-        ]
+        status = org.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
     if status["State"] != "SUCCEEDED":
         raise RuntimeError(f"creating account {name} failed: {status.get('FailureReason')}")
     return str(status["AccountId"])
@@ -251,8 +247,7 @@ def _service_linked_role(endpoint_url: str, home_region: str, account_id: str, n
     role = iam.create_service_linked_role(AWSServiceName="config.amazonaws.com")["Role"]
     if role["RoleName"] != _SLR_NAME:
         raise RuntimeError(
-            f"the moto server named the role {role['RoleName']}: "
-            "run register_resource_models() in the server's process"
+            f"the moto server named the role {role['RoleName']}: run register_resource_models() in the server's process"
         )
     return SeedQuirk("service-linked-role", account_id, name, None, f"{_SLR_NAME} exists already")
 
