@@ -12,7 +12,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from orgdeploy.aws.retry import poll
+from orgdeploy.aws.buckets import BucketsGateway
+from orgdeploy.aws.retry import error_code, poll
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StackFailed, StacksGateway
 from orgdeploy.aws.stacksets import FINISHED, OperationResult, StackSetsGateway
@@ -240,36 +241,14 @@ class Executor:
     def _do_upload_artifact(self, step: Step) -> StepResult:
         assert step.template is not None and step.account is not None
         pack = step.template.split(":", 1)[1]
-        body = next(b for b in self.rendered.pack_bodies if b.pack == pack)
+        body = next(b for b in self.rendered.pack_bodies if b.pack == pack).body.encode("utf-8")
         bucket, key = step.target.removeprefix("s3://").split("/", 1)
-        from orgdeploy.aws.retry import call_with_retries
-
-        s3 = self.ctx.client("s3", step.regions[0], step.account)
-        call_with_retries(
-            s3.put_object, Bucket=bucket, Key=key, Body=body.body.encode("utf-8"), ServerSideEncryption="AES256"
-        )
-        return StepResult(step, "succeeded", f"uploaded {len(body.body.encode()):,} bytes")
+        BucketsGateway(self.ctx, account=step.account, region=step.regions[0]).upload(bucket, key, body)
+        return StepResult(step, "succeeded", f"uploaded {len(body):,} bytes")
 
     def _do_delete_bucket(self, step: Step) -> StepResult:
-        """Empty every object version, then delete the bucket; a bucket already gone is fine."""
-        from orgdeploy.aws.retry import call_with_retries, error_code
-
         assert step.account is not None
-        s3 = self.ctx.client("s3", step.regions[0], step.account)
-        removed = 0
-        try:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=step.target):
-                objects = [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                ]
-                if objects:
-                    call_with_retries(s3.delete_objects, Bucket=step.target, Delete={"Objects": objects, "Quiet": True})
-                    removed += len(objects)
-            call_with_retries(s3.delete_bucket, Bucket=step.target)
-        except Exception as exc:
-            if error_code(exc) != "NoSuchBucket":
-                raise
+        removed = BucketsGateway(self.ctx, account=step.account, region=step.regions[0]).empty_and_delete(step.target)
         return StepResult(step, "succeeded", f"deleted ({removed} object version(s) removed)")
 
     def _do_verify(self, step: Step) -> StepResult:
@@ -291,8 +270,6 @@ class Executor:
         return StepResult(step, "failed" if unhealthy else "succeeded", message, tuple(unhealthy))
 
     def _exists(self, name: str) -> bool:
-        from orgdeploy.aws.retry import error_code
-
         try:
             self.stacksets.arn(name)
             return True

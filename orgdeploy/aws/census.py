@@ -8,10 +8,27 @@ from concurrent.futures import ThreadPoolExecutor
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.inventory import AccountFacts, RecorderFact
+from orgdeploy.permissions import DEPLOYERS, Need
 from orgdeploy.recorders import classify_recorder
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForConfig"
 CENSUS_WORKERS = 8
+
+
+PERMISSIONS = (
+    Need(("sts:AssumeRole",), DEPLOYERS, "reach member accounts through census.role_name"),
+    Need(
+        (
+            "account:ListRegions",
+            "config:DescribeConfigurationRecorders",
+            "config:DescribeConfigurationRecorderStatus",
+            "config:DescribeDeliveryChannels",
+            "iam:GetRole",
+        ),
+        DEPLOYERS | {"member"},
+        "census: existing recorders, the service-linked role, enabled Regions",
+    ),
+)
 
 
 def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, management: str) -> tuple[str, ...]:

@@ -7,12 +7,29 @@ from dataclasses import dataclass
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacksets import StackSetsGateway
+from orgdeploy.permissions import Need
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_PRINCIPAL = "config.amazonaws.com"
 CONFIG_MULTI_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
 SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
 DELEGATED_PRINCIPALS = (STACKSETS_PRINCIPAL, CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
+
+
+PERMISSIONS = (
+    Need(
+        (
+            "cloudformation:DescribeOrganizationsAccess",
+            "cloudformation:ActivateOrganizationsAccess",
+            "organizations:ListAWSServiceAccessForOrganization",
+            "organizations:EnableAWSServiceAccess",
+            "organizations:ListDelegatedAdministrators",
+            "organizations:RegisterDelegatedAdministrator",
+        ),
+        frozenset({"management"}),
+        "org-setup",
+    ),
+)
 
 
 @dataclass(frozen=True)

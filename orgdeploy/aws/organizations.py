@@ -8,6 +8,20 @@ from orgdeploy.aws.retry import call_with_retries
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
 from orgdeploy.inventory import Account, Organization, OrgUnit
+from orgdeploy.permissions import DEPLOYERS, Need
+
+PERMISSIONS = (
+    Need(
+        (
+            "organizations:DescribeOrganization",
+            "organizations:ListRoots",
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+        ),
+        DEPLOYERS,
+        "read the organization tree",
+    ),
+)
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:

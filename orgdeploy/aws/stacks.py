@@ -7,7 +7,72 @@ from typing import Any
 from orgdeploy.aws.retry import call_with_retries, error_code, poll
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.inventory import StackState
+from orgdeploy.permissions import DEPLOYERS, Need
 from orgdeploy.statuses import StackPhase, stack_phase
+
+PERMISSIONS = (
+    Need(
+        (
+            "cloudformation:DescribeStacks",
+            "cloudformation:GetTemplate",
+            "cloudformation:CreateStack",
+            "cloudformation:UpdateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:DescribeStackEvents",
+        ),
+        DEPLOYERS,
+        "deploy the plain stacks (bucket, management account, aggregator, packs)",
+    ),
+    # CloudFormation creates a plain stack's resources with the caller's credentials.
+    Need(
+        (
+            "s3:CreateBucket",
+            "s3:GetBucketLocation",
+            "s3:PutBucketPolicy",
+            "s3:GetBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketOwnershipControls",
+            "s3:PutBucketTagging",
+            "iam:CreateServiceLinkedRole",
+            "iam:DeleteServiceLinkedRole",
+            "iam:GetServiceLinkedRoleDeletionStatus",
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:GetRole",
+            "iam:TagRole",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PassRole",
+            "config:PutConfigurationRecorder",
+            "config:DeleteConfigurationRecorder",
+            "config:StartConfigurationRecorder",
+            "config:StopConfigurationRecorder",
+            "config:PutDeliveryChannel",
+            "config:DeleteDeliveryChannel",
+            "config:DescribeConfigurationRecorders",
+            "config:DescribeConfigurationRecorderStatus",
+            "config:DescribeDeliveryChannels",
+            "config:PutConfigurationAggregator",
+            "config:DeleteConfigurationAggregator",
+            "config:DescribeConfigurationAggregators",
+            "config:PutOrganizationConformancePack",
+            "config:DeleteOrganizationConformancePack",
+            "config:DescribeOrganizationConformancePacks",
+            "config:DescribeOrganizationConformancePackStatuses",
+            "config:TagResource",
+            "organizations:DescribeOrganization",
+            "organizations:ListAccounts",
+            "organizations:ListAWSServiceAccessForOrganization",
+            "organizations:EnableAWSServiceAccess",
+            "organizations:ListDelegatedAdministrators",
+        ),
+        DEPLOYERS,
+        "resources CloudFormation creates in the plain stacks",
+    ),
+)
 
 
 class StackFailed(Exception):

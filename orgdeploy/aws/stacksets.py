@@ -9,14 +9,39 @@ from orgdeploy.aws.retry import BUSY_CODES, THROTTLING_CODES, call_with_retries,
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
 from orgdeploy.inventory import Operation, StackInstance, StackSetState
+from orgdeploy.permissions import ADMINS, DEPLOYERS, Need
 
 # Calls whose botocore model has no CallAs member.
-_NO_CALL_AS = frozenset(
-    {"activate_organizations_access", "describe_organizations_access", "deactivate_organizations_access"}
-)
+_NO_CALL_AS = frozenset({"activate_organizations_access", "deactivate_organizations_access"})
 _NOT_ADMIN_CODES = frozenset({"ValidationError", "AccessDenied", "AccessDeniedException"})
 IN_FLIGHT = frozenset({"RUNNING", "QUEUED", "STOPPING"})
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+
+
+PERMISSIONS = (
+    Need(
+        (
+            "cloudformation:DescribeOrganizationsAccess",
+            "cloudformation:ListStackSets",
+            "cloudformation:DescribeStackSet",
+            "cloudformation:ListStackInstances",
+            "cloudformation:ListStackSetOperations",
+            "cloudformation:ListStackSetOperationResults",
+            "cloudformation:DescribeStackSetOperation",
+            "cloudformation:CreateStackSet",
+            "cloudformation:UpdateStackSet",
+            "cloudformation:CreateStackInstances",
+            "cloudformation:UpdateStackInstances",
+            "cloudformation:DeleteStackInstances",
+        ),
+        DEPLOYERS,
+        "read and run the service-managed stack sets",
+    ),
+    Need(("cloudformation:ActivateOrganizationsAccess",), frozenset({"management"}), "--enable-trusted-access"),
+    Need(("cloudformation:DeleteStackSet",), ADMINS, "destroy"),
+    # AWS checks the caller's registration when CallAs=DELEGATED_ADMIN.
+    Need(("organizations:ListDelegatedAdministrators",), frozenset({"delegated-admin"}), "CallAs=DELEGATED_ADMIN"),
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from orgdeploy.cli import common
-from orgdeploy.cli.commands_census import register as register_census_commands
+from orgdeploy.cli.commands_admin import register as register_admin_commands
 from orgdeploy.cli.commands_deploy import register as register_deploy_commands
 from orgdeploy.cli.commands_sandbox import register as register_sandbox_commands
 from orgdeploy.cli.commands_templates import register as register_template_commands
@@ -42,7 +42,7 @@ def _global_options(
 
 register_template_commands(app)
 register_deploy_commands(app)
-register_census_commands(app)
+register_admin_commands(app)
 register_sandbox_commands(app)
 
 

@@ -79,6 +79,18 @@ CASES = {
         + "    - {resource_types: [AWS::S3::Bucket], frequency: daily}\n",
         ["recording.overrides", "at most 1 item"],
     ),
+    "delegated admin without its account": (
+        BASE + "admin:\n  call_as: DELEGATED_ADMIN\n",
+        ["admin.call_as DELEGATED_ADMIN needs admin.delegated_admin_account"],
+    ),
+    "delegated admin without a management role": (
+        BASE + "admin:\n  call_as: DELEGATED_ADMIN\n  delegated_admin_account: '111122223333'\n",
+        ["needs management_account.role_arn"],
+    ),
+    "bad role arn": (
+        BASE + "management_account:\n  role_arn: not-an-arn\n",
+        ["management_account.role_arn", "expected an IAM role ARN", "'not-an-arn'"],
+    ),
     "account id as short integer": (
         BASE + "targets:\n  exclude_accounts: [12345]\n",
         ["targets.exclude_accounts[0]", "quote account ids"],

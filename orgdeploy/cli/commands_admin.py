@@ -1,4 +1,4 @@
-"""`orgdeploy census`: a read-only survey of existing Config state across the organization."""
+"""Organization-level commands: census (read-only survey), org-setup (one-time), permissions (offline)."""
 
 from __future__ import annotations
 
@@ -114,6 +114,31 @@ def org_setup(
         typer.echo(f"{'changed ' if item.changed else 'in place'}  {item.what}")
 
 
+class Role(StrEnum):
+    management = "management"
+    delegated_admin = "delegated-admin"
+    ci = "ci"
+    member = "member"
+
+
+def permissions(
+    role: Annotated[Role, typer.Option("--role", help="Whose policy to print.")] = Role.management,
+) -> None:
+    """Print the least-privilege IAM policy orgdeploy needs for a role, as JSON.
+
+    management: every command, from the management account. delegated-admin: the
+    same from a delegated administrator (plus management_account.role_arn, which
+    needs the management policy for the management account's own stacks). ci:
+    `update` only. member: census.role_name in each member account.
+    The policy is built from the permissions each AWS call declares in code.
+    """
+    from orgdeploy.aws.policy import all_needs
+    from orgdeploy.permissions import policy_json
+
+    typer.echo(policy_json(role.value, all_needs()))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(census)
     app.command("org-setup")(org_setup)
+    app.command()(permissions)

@@ -1,0 +1,12 @@
+"""Every gateway's PERMISSIONS, gathered: the IAM policy `orgdeploy permissions` prints."""
+
+from __future__ import annotations
+
+from orgdeploy.aws import buckets, census, org_setup, organizations, quotas, stacks, stacksets
+from orgdeploy.permissions import Need
+
+GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets)
+
+
+def all_needs() -> list[Need]:
+    return [need for module in GATEWAYS for need in module.PERMISSIONS]
