@@ -99,7 +99,7 @@ class LiveReporter:
         self._update(step.id, "running")
 
     def step_progress(self, step: Step, done: int, total: int) -> None:
-        self._update(step.id, progress=f"{done}/{total}")
+        self._update(step.id, progress=f"{done}/{total}" if total else "pending")
 
     def step_finished(self, result: StepResult) -> None:
         self._update(result.step.id, {"succeeded": "done", "failed": "failed", "blocked": "blocked"}[result.outcome])

@@ -38,6 +38,11 @@ def _global_options(
 ) -> None:
     """Deploy AWS Config across a whole AWS Organization with CloudFormation StackSets."""
     common.STATE.debug = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("orgdeploy").setLevel(logging.DEBUG)
 
 
 register_template_commands(app)

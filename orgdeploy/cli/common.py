@@ -27,7 +27,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and AWS call logging.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and every retry orgdeploy makes.")]
 VersionOption = Annotated[
     bool,
     typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
@@ -70,6 +70,12 @@ def run_app(app: typer.Typer, argv: list[str] | None) -> int:
         error("interrupted")
         return 130
     except Exception as exc:
+        known = _known_sdk_error(exc)
+        if known is not None:
+            if debug:
+                traceback.print_exc()
+            error(known[0])
+            return known[1]
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
@@ -83,3 +89,25 @@ def run_app(app: typer.Typer, argv: list[str] | None) -> int:
 def _is_usage_error(exc: Exception) -> bool:
     """Click's exceptions (vendored by newer typer releases) carry show() and exit_code."""
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__) and hasattr(exc, "show")
+
+
+# botocore errors a user can act on, by class name (botocore is not imported at start-up).
+_SDK_ERRORS = {
+    "NoCredentialsError": ("no AWS credentials found: set AWS_PROFILE or pass --profile, or use --sandbox", 2),
+    "PartialCredentialsError": ("incomplete AWS credentials: {exc}", 2),
+    "ProfileNotFound": ("{exc} (check --profile and ~/.aws/config)", 2),
+    "NoRegionError": ("no AWS Region: pass --region or set AWS_DEFAULT_REGION", 2),
+    "EndpointConnectionError": ("cannot reach AWS: {exc}", 1),
+    "ConnectTimeoutError": ("cannot reach AWS: {exc}", 1),
+    "ExpiredTokenException": ("the AWS credentials have expired; refresh them and run again", 1),
+}
+
+
+def _known_sdk_error(exc: Exception) -> tuple[str, int] | None:
+    name = type(exc).__name__
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    for key in (name, code):
+        if key in _SDK_ERRORS:
+            template, exit_code = _SDK_ERRORS[key]
+            return template.format(exc=exc), exit_code
+    return None
