@@ -61,15 +61,23 @@ def serve(
     Ctrl-C (SIGINT) or SIGTERM stops the server and exits 0. Everything lives in
     memory; nothing is kept between runs.
     """
+    import importlib.util
+
     from orgdeploy.errors import BadInputError
 
+    def missing_extra(name: str | None) -> BadInputError:
+        return BadInputError(
+            f"the sandbox needs the sandbox extra: pip install 'orgdeploy[sandbox]' ({name} is missing)"
+        )
+
+    # Both checks come before the slow moto import, so a mistake is reported at once.
+    if importlib.util.find_spec("moto") is None:
+        raise missing_extra("moto")
+    _check_port_free(host, port)
     try:
         from orgdeploy.sandbox import server
     except ImportError as exc:
-        raise BadInputError(
-            f"the sandbox needs the sandbox extra: pip install 'orgdeploy[sandbox]' ({exc.name} is missing)"
-        ) from None
-    _check_port_free(host, port)
+        raise missing_extra(exc.name) from None
     options: dict[str, Any] = {
         "host": host,
         "port": port,
