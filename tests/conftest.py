@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,18 @@ def copy_pack(source: Path, folder: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target
+
+
+@pytest.fixture
+def inprocess_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh seeded sandbox in this process (op_seconds 0.2), with dummy credentials in the environment."""
+    pytest.importorskip("moto")
+    from orgdeploy.sandbox.server import start_sandbox
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with start_sandbox(op_seconds=0.2) as running:
+        yield running

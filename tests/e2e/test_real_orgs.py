@@ -4,21 +4,16 @@ and the least-privilege policy covering every call. All against the sandbox, ass
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import yaml
 
-from orgdeploy.cli import app
-from orgdeploy.cli.common import run_app
+from tests.e2e.inprocess import MANAGEMENT, CallRecorder, cli, member_client, write_config
 
 pytest.importorskip("moto")
 pytestmark = pytest.mark.e2e
 
-MANAGEMENT = "123456789012"
 FOREIGN = "556184983478"  # dev-2: recorder 'default' in eu-west-1
 HAS_ROLE = "176045229611"  # log-archive
 OPTED_OUT = "537510074089"  # prod-1: eu-south-1 not enabled
@@ -26,61 +21,16 @@ AUDIT = "407522758688"
 LOCKED = "183216448298"  # sandbox-1: we deny its census role in the tests that need it
 
 
-@pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from orgdeploy.sandbox.server import start_sandbox
-
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with start_sandbox(op_seconds=0.2) as running:
-        yield running
-
-
-def _config(tmp_path: Path, **overrides: Any) -> Path:
-    from orgdeploy.scaffold import write_example
-
-    write_example(tmp_path, force=True)
-    path = tmp_path / "orgdeploy.yaml"
-    data = yaml.safe_load(path.read_text())
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key].update(value)
-        else:
-            data[key] = value
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run_app(app, list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def _client(endpoint: str, service: str, account: str | None = None, region: str = "us-east-1") -> Any:
-    creds: dict[str, str] = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    if account and account != MANAGEMENT:
-        sts = boto3.client("sts", endpoint_url=endpoint, region_name=region, **creds)
-        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="t1")
-        c = c["Credentials"]
-        creds = {
-            "aws_access_key_id": c["AccessKeyId"],
-            "aws_secret_access_key": c["SecretAccessKey"],
-            "aws_session_token": c["SessionToken"],
-        }
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **creds)
-
-
-def test_census_reports_every_seeded_quirk(sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_census_reports_every_seeded_quirk(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from orgdeploy.sandbox.moto_fixes import deny_assume_role
 
     deny_assume_role(LOCKED, "OrganizationAccountAccessRole")
-    config = _config(tmp_path, regions=["us-east-1", "eu-west-1", "eu-south-1"])
-    code, out, _ = _cli(capsys, "census", "-c", str(config), "--endpoint-url", sandbox.endpoint_url, "-o", "json")
+    config = write_config(tmp_path, regions=["us-east-1", "eu-west-1", "eu-south-1"])
+    code, out, _ = cli(
+        capsys, "census", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "-o", "json"
+    )
     assert code == 0
     rows = {(r["account"], r["region"]): r for r in json.loads(out)["rows"]}
     foreign = rows[(FOREIGN, "eu-west-1")]
@@ -92,22 +42,22 @@ def test_census_reports_every_seeded_quirk(sandbox: Any, tmp_path: Path, capsys:
     assert rows[(OPTED_OUT, "us-east-1")]["region_enabled"] is True
     locked = rows[(LOCKED, "us-east-1")]
     assert locked["reachable"] is False and "AccessDenied" in locked["reason"]
-    code, text, _ = _cli(capsys, "census", "-c", str(config), "--endpoint-url", sandbox.endpoint_url)
+    code, text, _ = cli(capsys, "census", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url)
     line = next(line for line in text.splitlines() if line.startswith(FOREIGN))
     assert line.split()[2:5] == [".", "f", "."]
     assert "unknown 183216448298: AccessDenied" in text
-    csv_code, csv_out, _ = _cli(
-        capsys, "census", "-c", str(config), "--endpoint-url", sandbox.endpoint_url, "-o", "csv"
+    csv_code, csv_out, _ = cli(
+        capsys, "census", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "-o", "csv"
     )
     assert csv_code == 0 and csv_out.splitlines()[0].startswith("account,account_name,account_status,region")
 
 
 def test_bootstrap_skips_foreign_recorder_with_zero_failures(
-    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path, regions=["us-east-1", "eu-west-1", "eu-south-1"])
-    args = ["bootstrap", "-c", str(config), "--endpoint-url", sandbox.endpoint_url, "--yes"]
-    code, out, err = _cli(capsys, *args, "--enable-trusted-access", "-o", "json")
+    config = write_config(tmp_path, regions=["us-east-1", "eu-west-1", "eu-south-1"])
+    args = ["bootstrap", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "--yes"]
+    code, out, err = cli(capsys, *args, "--enable-trusted-access", "-o", "json")
     assert code == 0, err
     report = json.loads(out)
     assert report["failed"] is False
@@ -118,60 +68,41 @@ def test_bootstrap_skips_foreign_recorder_with_zero_failures(
     assert (HAS_ROLE, None, "service-linked role") in skipped
     assert (FOREIGN, "eu-west-1", "conformance pack baseline") in skipped
     # The foreign recorder is untouched: still the only one, still not recording.
-    config_client = _client(sandbox.endpoint_url, "config", FOREIGN, "eu-west-1")
+    config_client = member_client(inprocess_sandbox.endpoint_url, "config", FOREIGN, "eu-west-1")
     assert [r["name"] for r in config_client.describe_configuration_recorders()["ConfigurationRecorders"]] == [
         "default"
     ]
     # The text summary names the skipped pairs too.
-    code, text, _ = _cli(capsys, "plan", "-c", str(config), "--endpoint-url", sandbox.endpoint_url)
+    code, text, _ = cli(capsys, "plan", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url)
     assert code == 0 and "No changes" in text
     assert f"{FOREIGN} eu-west-1 recorder: already has recorder 'default'" in text
 
 
 def test_existing_recorder_fail_stops_before_any_change(
-    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path, recording={"existing_recorder": "fail"})
-    code, _, err = _cli(
+    config = write_config(tmp_path, recording={"existing_recorder": "fail"})
+    code, _, err = cli(
         capsys,
         "bootstrap",
         "-c",
         str(config),
         "--endpoint-url",
-        sandbox.endpoint_url,
+        inprocess_sandbox.endpoint_url,
         "--yes",
         "--enable-trusted-access",
     )
     assert code == 1
     assert f"{FOREIGN} eu-west-1: already has recorder 'default'" in err
-    cfn = _client(sandbox.endpoint_url, "cloudformation")
+    cfn = member_client(inprocess_sandbox.endpoint_url, "cloudformation")
     assert cfn.list_stack_sets(Status="ACTIVE")["Summaries"] == []
     assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"] == []
 
 
-class CallRecorder:
-    """Every botocore call made while active: (service, operation, params, access key)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from botocore.client import BaseClient
-
-        self.calls: list[tuple[str, str, dict[str, Any], str]] = []
-        original = BaseClient._make_api_call
-        recorder = self
-
-        def record(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            creds = client._request_signer._credentials
-            key = creds.access_key if creds else ""
-            recorder.calls.append((client.meta.service_model.service_name, operation, params, key))
-            return original(client, operation, params)
-
-        monkeypatch.setattr(BaseClient, "_make_api_call", record)
-
-
 def test_delegated_administrator_flow(
-    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = _config(
+    config = write_config(
         tmp_path,
         admin={"call_as": "DELEGATED_ADMIN", "delegated_admin_account": AUDIT},
         management_account={
@@ -179,23 +110,23 @@ def test_delegated_administrator_flow(
             "role_arn": f"arn:aws:iam::{MANAGEMENT}:role/OrganizationAccountAccessRole",
         },
     )
-    endpoint = sandbox.endpoint_url
+    endpoint = inprocess_sandbox.endpoint_url
     # With management credentials, a plan from the wrong account says which account to use.
-    code, _, err = _cli(capsys, "plan", "-c", str(config), "--endpoint-url", endpoint)
+    code, _, err = cli(capsys, "plan", "-c", str(config), "--endpoint-url", endpoint)
     assert code == 1 and f"admin.delegated_admin_account is {AUDIT}" in err
-    code, out, err = _cli(capsys, "org-setup", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
+    code, out, err = cli(capsys, "org-setup", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
     assert code == 0, err
     assert all(item["changed"] for item in json.loads(out))
-    code, out, _ = _cli(capsys, "org-setup", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
+    code, out, _ = cli(capsys, "org-setup", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
     assert not any(item["changed"] for item in json.loads(out)), "org-setup is idempotent"
 
-    sts = _client(endpoint, "sts")
+    sts = member_client(endpoint, "sts")
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{AUDIT}:role/OrganizationAccountAccessRole", RoleSessionName="da")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["Credentials"]["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["Credentials"]["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", creds["Credentials"]["SessionToken"])
     recorder = CallRecorder(monkeypatch)
-    code, out, err = _cli(capsys, "bootstrap", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
+    code, out, err = cli(capsys, "bootstrap", "-c", str(config), "--endpoint-url", endpoint, "--yes", "-o", "json")
     assert code == 0, err
     stackset_calls = [
         (op, params)
@@ -207,31 +138,33 @@ def test_delegated_administrator_flow(
     without = {op for op, params in stackset_calls if params.get("CallAs") != "DELEGATED_ADMIN"}
     assert without == set()
     monkeypatch.undo()
-    aggregators = _client(endpoint, "config", AUDIT).describe_configuration_aggregators()["ConfigurationAggregators"]
+    aggregators = member_client(endpoint, "config", AUDIT).describe_configuration_aggregators()[
+        "ConfigurationAggregators"
+    ]
     assert [a["ConfigurationAggregatorName"] for a in aggregators] == ["orgdeploy"]
     assert aggregators[0]["OrganizationAggregationSource"]["AllAwsRegions"] is True
     for region in ("us-east-1", "eu-west-1"):
-        da_packs = _client(endpoint, "config", AUDIT, region).describe_organization_conformance_packs()
+        da_packs = member_client(endpoint, "config", AUDIT, region).describe_organization_conformance_packs()
         assert [p["OrganizationConformancePackName"] for p in da_packs["OrganizationConformancePacks"]] == [
             "orgdeploy-baseline"
         ]
-        mgmt = _client(endpoint, "config", MANAGEMENT, region)
+        mgmt = member_client(endpoint, "config", MANAGEMENT, region)
         assert [r["name"] for r in mgmt.describe_configuration_recorders()["ConfigurationRecorders"]] == [
             "orgdeploy-recorder"
         ]
         assert mgmt.describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
-    stacks = _client(endpoint, "cloudformation", MANAGEMENT).list_stacks(StackStatusFilter=["CREATE_COMPLETE"])
+    stacks = member_client(endpoint, "cloudformation", MANAGEMENT).list_stacks(StackStatusFilter=["CREATE_COMPLETE"])
     assert {"orgdeploy-recorder", "orgdeploy-config-role"} <= {s["StackName"] for s in stacks["StackSummaries"]}
 
 
 def test_permissions_cover_every_call_of_a_full_run(
-    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orgdeploy.aws.policy import all_needs
     from orgdeploy.permissions import actions_for, iam_action
 
-    config = _config(tmp_path)
-    endpoint = sandbox.endpoint_url
+    config = write_config(tmp_path)
+    endpoint = inprocess_sandbox.endpoint_url
     recorder = CallRecorder(monkeypatch)
     for args in (
         ["census"],
@@ -240,7 +173,7 @@ def test_permissions_cover_every_call_of_a_full_run(
         ["add-region", "ap-southeast-2", "--yes"],
         ["destroy", "--yes"],
     ):
-        code, _, err = _cli(capsys, *args, "-c", str(config), "--endpoint-url", endpoint)
+        code, _, err = cli(capsys, *args, "-c", str(config), "--endpoint-url", endpoint)
         assert code == 0, (args, err)
     management = set(actions_for("management", all_needs()))
     member = set(actions_for("member", all_needs()))
@@ -257,7 +190,7 @@ def test_permissions_cover_every_call_of_a_full_run(
 
 
 def test_permissions_command_prints_a_policy(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _cli(capsys, "permissions", "--role", "ci")
+    code, out, _ = cli(capsys, "permissions", "--role", "ci")
     assert code == 0
     actions = {a for statement in json.loads(out)["Statement"] for a in statement["Action"]}
     assert "cloudformation:CreateStackInstances" in actions
