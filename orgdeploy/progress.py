@@ -106,3 +106,29 @@ class LiveReporter:
 
     def close(self) -> None:
         self._live.stop()
+
+
+class SwitchableReporter:
+    """Forwards to one reporter, which can be swapped (plain lines while planning, a live table after "yes")."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def switch_to(self, target: Any) -> None:
+        self.target.close()
+        self.target = target
+
+    def log(self, message: str) -> None:
+        self.target.log(message)
+
+    def step_started(self, step: Step) -> None:
+        self.target.step_started(step)
+
+    def step_progress(self, step: Step, done: int, total: int) -> None:
+        self.target.step_progress(step, done, total)
+
+    def step_finished(self, result: StepResult) -> None:
+        self.target.step_finished(result)
+
+    def close(self) -> None:
+        self.target.close()

@@ -115,71 +115,78 @@ def _run(
     quota: list[str] | None,
     timeout: float,
     options: AwsCliOptions,
-    dry_run: bool = False,
 ) -> None:
     from orgdeploy.config import load_config
-    from orgdeploy.deploy import RunOptions, apply
-    from orgdeploy.errors import BadInputError
-    from orgdeploy.executor import ExecutorSettings
-    from orgdeploy.progress import LineReporter, LiveReporter, SilentReporter
-    from orgdeploy.report_text import execution_text, plan_text
 
     loaded = load_config(config)
     quotas = _quotas(quota)
-    interactive = is_interactive()
-    if not yes and not interactive and not dry_run:
+    _require_yes_or_terminal(yes)
+    with aws_context(options, loaded) as ctx:
+        _apply_in(
+            ctx,
+            loaded,
+            output=output,
+            yes=yes,
+            enable_trusted_access=enable_trusted_access,
+            quotas=quotas,
+            timeout=timeout,
+        )
+
+
+def _require_yes_or_terminal(yes: bool) -> None:
+    from orgdeploy.errors import BadInputError
+
+    if not yes and not is_interactive():
         raise BadInputError("not on a terminal: pass --yes to apply the plan without a confirmation prompt")
-    reporter: Any = SilentReporter() if output is Output.json else LineReporter()
+
+
+def _apply_in(
+    ctx: Any,
+    loaded: Any,
+    *,
+    output: Output,
+    yes: bool,
+    enable_trusted_access: bool = False,
+    quotas: Any = None,
+    timeout: float,
+) -> None:
+    """Plan, confirm, execute and report, with an open AwsContext. Exit 1 when anything failed."""
+    from orgdeploy.deploy import RunOptions, apply
+    from orgdeploy.executor import ExecutorSettings
+    from orgdeploy.progress import LineReporter, LiveReporter, SilentReporter, SwitchableReporter
+    from orgdeploy.report_text import execution_text, plan_text
+
+    reporter = SwitchableReporter(SilentReporter() if output is Output.json else LineReporter())
 
     def confirm(the_plan: Any) -> bool:
-        nonlocal reporter
         if output is Output.text:
             typer.echo(plan_text(the_plan))
-        if dry_run:
-            return False
         if not yes and not typer.confirm("Apply this plan?", default=False):
             return False
-        if output is Output.text and interactive:
-            reporter = LiveReporter(the_plan.steps)
-            executor_reporter.target = reporter
+        if output is Output.text and is_interactive():
+            reporter.switch_to(LiveReporter(the_plan.steps))
         return True
 
-    class _Forward:
-        target: Any = reporter
-
-        def step_started(self, step: Any) -> None:
-            self.target.step_started(step)
-
-        def step_progress(self, step: Any, done: int, total: int) -> None:
-            self.target.step_progress(step, done, total)
-
-        def step_finished(self, result: Any) -> None:
-            self.target.step_finished(result)
-
-    executor_reporter = _Forward()
-    settings = ExecutorSettings(operation_timeout=timeout)
-    log = reporter.log if output is Output.text else None
     summary = ""
-    with aws_context(options, loaded) as ctx:
-        try:
-            report = apply(
-                ctx,
-                loaded,
-                options=RunOptions(enable_trusted_access=enable_trusted_access, quota_override=quotas),
-                reporter=executor_reporter,
-                settings=settings,
-                confirm=confirm,
-                progress=log,
-            )
-            if output is Output.text and report.execution is not None:
-                summary = _summary(ctx, loaded)
-        finally:
-            executor_reporter.target.close()
+    try:
+        report = apply(
+            ctx,
+            loaded,
+            options=RunOptions(enable_trusted_access=enable_trusted_access, quota_override=quotas),
+            reporter=reporter,
+            settings=ExecutorSettings(operation_timeout=timeout),
+            confirm=confirm,
+            progress=reporter.log if output is Output.text else None,
+        )
+        if output is Output.text and report.execution is not None:
+            summary = _summary(ctx, loaded)
+    finally:
+        reporter.close()
     if output is Output.json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
-    elif not report.plan.changes:
+    elif report.execution is None:
         typer.echo(plan_text(report.plan))
-    elif report.execution is not None:
+    else:
         typer.echo(execution_text(report.execution))
         typer.echo("")
         typer.echo(summary)
@@ -350,6 +357,7 @@ def add_region(
     from orgdeploy.errors import BadInputError
 
     loaded = load_config(config)
+    _require_yes_or_terminal(yes)
     unknown = [r for r in regions if r not in known_regions()]
     if unknown:
         raise BadInputError(f"REGIONS: unknown Region(s) {', '.join(unknown)}; expected names like eu-west-1")
@@ -378,44 +386,7 @@ def add_region(
         added = add_regions(path, new)
         if added:
             typer.echo(f"added {', '.join(added)} to {path}", err=True)
-        _apply_with(ctx, config=path, output=output, yes=yes, timeout=timeout)
-
-
-def _apply_with(ctx: Any, *, config: Path, output: Output, yes: bool, timeout: float) -> None:
-    """Apply with an already-open AwsContext (used when one command does several things)."""
-    from orgdeploy.config import load_config
-    from orgdeploy.deploy import RunOptions, apply
-    from orgdeploy.errors import BadInputError
-    from orgdeploy.executor import ExecutorSettings
-    from orgdeploy.progress import LineReporter, SilentReporter
-    from orgdeploy.report_text import execution_text, plan_text
-
-    loaded = load_config(config)
-    if not yes and not is_interactive():
-        raise BadInputError("not on a terminal: pass --yes to apply the plan without a confirmation prompt")
-    reporter = SilentReporter() if output is Output.json else LineReporter()
-
-    def confirm(the_plan: Any) -> bool:
-        if output is Output.text:
-            typer.echo(plan_text(the_plan))
-        return yes or typer.confirm("Apply this plan?", default=False)
-
-    report = apply(
-        ctx,
-        loaded,
-        options=RunOptions(),
-        reporter=reporter,
-        settings=ExecutorSettings(operation_timeout=timeout),
-        confirm=confirm,
-    )
-    if output is Output.json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-    elif report.execution is not None:
-        typer.echo(execution_text(report.execution))
-    else:
-        typer.echo(plan_text(report.plan))
-    if report.failed:
-        raise typer.Exit(1)
+        _apply_in(ctx, load_config(path), output=output, yes=yes, timeout=timeout)
 
 
 def status(
