@@ -104,45 +104,77 @@ def shard_recorder_targets(
         for instance in inventory.stack_set(base).instances:  # type: ignore[union-attr]
             home_of.setdefault(instance.account, base)
 
-    shards: dict[str, list[_Unit]] = {name: [] for name in existing_shards}
-    load: dict[str, int] = {name: 0 for name in existing_shards}
-    unplaced: list[_Unit] = []
-    for unit in units:
+    pieces: list[tuple[str, tuple[str, ...], str, str | None]] = []
+    for unit in (u for u in units if u.whole):
         homes = sorted({home_of[a] for a in unit.accounts if a in home_of})
-        if homes and homes[0] in shards:
-            shards[homes[0]].append(unit)
-            load[homes[0]] += len(unit.accounts)
-        else:
-            unplaced.append(unit)
-    next_index = len(existing_shards) + 1
-    for unit in unplaced:
-        kind_ok = [
-            n
-            for n in shards
-            if all(u.whole == unit.whole for u in shards[n]) and load[n] + len(unit.accounts) <= capacity
-        ]
-        if not unit.whole:
-            kind_ok = [n for n in kind_ok if all(u.unit_id == unit.unit_id for u in shards[n])]
-        if kind_ok:
-            target = kind_ok[0]
-        else:
-            target = f"{base}-{next_index:02d}"
-            next_index += 1
-            shards[target] = []
-            load[target] = 0
-        shards[target].append(unit)
-        load[target] += len(unit.accounts)
+        pieces.append((unit.unit_id, unit.accounts, "whole", homes[0] if homes else None))
+    # An OU too big for one shard goes account by account, so new accounts never shift old ones.
+    for unit in (u for u in units if not u.whole):
+        pieces += [(unit.unit_id, (a,), f"accounts:{unit.unit_id}", home_of.get(a)) for a in unit.accounts]
+    placer = _Placer(base=base, capacity=capacity, existing=existing_shards)
+    # Everything already deployed first, so newcomers only take the room that is really left.
+    for unit_id, accounts, kind, home in sorted(pieces, key=lambda p: p[3] is None):
+        placer.place(unit_id, accounts, kind=kind, home=home)
+    placer.check(len(regions), quota)
+    return placer.shards()
 
-    result = []
-    for name in sorted(shards):
-        pieces = shards[name]
-        if not pieces:
-            continue
-        whole = all(p.whole for p in pieces)
-        unit_ids = tuple(sorted({p.unit_id for p in pieces}))
-        accounts = None if whole else tuple(sorted(a for p in pieces for a in p.accounts))
-        result.append(RecorderShard(name, unit_ids, accounts, f"recorder-{name.rsplit('-', 1)[-1]}"))
-    return result
+
+class _Placer:
+    """Puts OUs and accounts into shards: where they already are if possible, else the first with room."""
+
+    def __init__(self, *, base: str, capacity: int, existing: list[str]) -> None:
+        self.base = base
+        self.capacity = capacity
+        self.names = list(existing)
+        self.kind: dict[str, str] = {}
+        self.units: dict[str, set[str]] = {n: set() for n in existing}
+        self.accounts: dict[str, list[str]] = {n: [] for n in existing}
+
+    def place(self, unit_id: str, accounts: tuple[str, ...], *, kind: str, home: str | None) -> None:
+        if home in self.units and self.kind.get(home, kind) == kind:
+            target = home
+        else:
+            target = next(
+                (
+                    n
+                    for n in self.names
+                    if self.kind.get(n, kind) == kind and len(self.accounts[n]) + len(accounts) <= self.capacity
+                ),
+                None,
+            ) or self._new()
+        self.kind[target] = kind
+        self.units[target].add(unit_id)
+        self.accounts[target].extend(accounts)
+
+    def _new(self) -> str:
+        name = f"{self.base}-{len(self.names) + 1:02d}"
+        while name in self.units:
+            name = f"{self.base}-{int(name.rsplit('-', 1)[-1]) + 1:02d}"
+        self.names.append(name)
+        self.units[name] = set()
+        self.accounts[name] = []
+        return name
+
+    def check(self, regions: int, quota: int) -> None:
+        for name in self.names:
+            if len(self.accounts[name]) > self.capacity:
+                raise QuotaExceeded(
+                    f"stack set {name} would hold {len(self.accounts[name]) * regions:,} instances, over the quota of "
+                    f"{quota:,} per stack set: the OUs in it grew, and moving accounts to another shard would "
+                    "redeploy them. Ask for a larger quota (then pass it with --quota instances=N)."
+                )
+
+    def shards(self) -> list[RecorderShard]:
+        result = []
+        for name in sorted(self.names):
+            if not self.accounts[name]:
+                continue
+            whole = self.kind[name] == "whole"
+            accounts = None if whole else tuple(sorted(self.accounts[name]))
+            result.append(
+                RecorderShard(name, tuple(sorted(self.units[name])), accounts, f"recorder-{name.rsplit('-', 1)[-1]}")
+            )
+        return result
 
 
 def check_stack_set_quota(inventory: Inventory, *, new_stack_sets: int) -> None:
