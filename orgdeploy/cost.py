@@ -214,12 +214,12 @@ def _population(inputs: CostInputs, prices: PriceTable) -> tuple[dict[str, Decim
 
 def _configuration_items(inputs: CostInputs, prices: PriceTable) -> tuple[list[CostLine], list[str]]:
     counts, notes = _population(inputs, prices)
-    for name in inputs.exclude:
-        if name not in counts:
-            notes.append(f"--exclude {name}: no count for this type ({inputs.sizes_from}); nothing subtracted")
-        counts.pop(name, None)
-    if inputs.exclude:
-        notes.append(f"not recorded: {', '.join(inputs.exclude)}")
+    unknown = [name for name in inputs.exclude if name not in counts]
+    if unknown:
+        notes.append(f"excluded but not counted (no per-type counts; try --from-org): {', '.join(unknown)}")
+    excluded = [name for name in inputs.exclude if counts.pop(name, None) is not None]
+    if excluded:
+        notes.append(f"not recorded: {', '.join(excluded)}")
     items = {"continuous": Decimal(0), "daily": Decimal(0)}
     for name, count in counts.items():
         churn = prices.high_churn.get(name)
@@ -230,8 +230,8 @@ def _configuration_items(inputs: CostInputs, prices: PriceTable) -> tuple[list[C
         else:
             items["continuous"] += count * changes
     notes.append(
-        f"{inputs.changes_per_resource} changes per resource a month"
-        + "".join(f"; {n}: {c.changes_per_month}" for n, c in prices.high_churn.items())
+        f"{_n(inputs.changes_per_resource)} changes per resource a month"
+        + "".join(f"; {n}: {_n(c.changes_per_month)}" for n, c in prices.high_churn.items())
     )
     if inputs.daily or inputs.daily_types:
         which = "every type" if inputs.daily else ", ".join(inputs.daily_types)

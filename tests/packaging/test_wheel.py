@@ -45,6 +45,9 @@ def test_wheel_contains_templates_and_py_typed(wheel: Path) -> None:
     assert "orgdeploy/cfn/packs/baseline.yaml" in names
     assert "orgdeploy/cfn/orgdeploy.example.yaml" in names
     assert "orgdeploy/py.typed" in names
+    assert "orgdeploy/data/prices.json" in names
+    for init in (REPO_ROOT / "orgdeploy").rglob("__init__.py"):
+        assert str(init.relative_to(REPO_ROOT)) in names, f"{init.parent.name} is missing from the wheel"
     assert not any(name.startswith("tests/") for name in names)
 
 
@@ -75,3 +78,16 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
     assert render.returncode == 0, render.stderr
     assert (work / "out" / "recorder.yaml").read_text().startswith('AWSTemplateFormatVersion: "2010-09-09"')
     assert (work / "out" / "manifest.json").is_file()
+    # Every command's modules import from the wheel alone.
+    for command in ("plan", "bootstrap", "census", "report", "cost", "events", "sandbox"):
+        shown = run(command, "--help")
+        assert shown.returncode == 0, (command, shown.stderr)
+    imports = subprocess.run(
+        [sys.executable, "-c", "import orgdeploy.aws.inventory_reader, orgdeploy.compliance.render, orgdeploy.cost"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imports.returncode == 0, imports.stderr
