@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from orgdeploy.sandbox.account_api import install_account_api
+from orgdeploy.sandbox.compliance_api import install_compliance_api
 from orgdeploy.sandbox.moto_fixes import install_moto_fixes
 from orgdeploy.sandbox.stacksets import install_stackset_realism
 from orgdeploy.sandbox.state import STATE, reset_state
@@ -79,6 +80,7 @@ def launch_server(*, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
     """
     install_stackset_realism()
     install_account_api()
+    install_compliance_api()
     install_moto_fixes()
     # One line per request would bury the sandbox's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -129,6 +131,7 @@ def start_sandbox(
     home_region: str = "us-east-1",
 ) -> RunningSandbox:
     """A fresh, seeded sandbox organization behind a moto server; stop() it (or use `with`)."""
+    from orgdeploy.sandbox.compliance_seed import install_store, seed_compliance
     from orgdeploy.sandbox.resources import register_resource_models
     from orgdeploy.sandbox.seed import seed_organization
 
@@ -149,6 +152,8 @@ def start_sandbox(
         summary = seed_organization(
             endpoint_url=server.endpoint_url, accounts=accounts, seed=seed, home_region=home_region
         )
+        # What the organization's aggregator reports (compliance_seed); moto has no such data.
+        install_store(seed_compliance(summary, home_region=home_region, seed=seed))
     except BaseException:
         server.stop()
         raise
