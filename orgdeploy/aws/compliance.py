@@ -46,6 +46,7 @@ from orgdeploy.compliance.model import (
 )
 from orgdeploy.compliance.names import PackIndex
 from orgdeploy.errors import AwsError, BadInputError
+from orgdeploy.permissions import ADMINS, Need
 
 Strategy = Literal["query", "rules", "auto"]
 # AWS publishes no TPS for these APIs; 10 calls a second per API stays under what accounts usually get.
@@ -59,6 +60,21 @@ _NONCOMPLIANT_QUERY = (
     "SELECT accountId, awsRegion, configuration.targetResourceType, configuration.targetResourceId, "
     "configuration.configRuleList, configurationItemCaptureTime "
     f"WHERE resourceType = '{RESOURCE_COMPLIANCE}' AND configuration.complianceType = 'NON_COMPLIANT'"
+)
+
+
+PERMISSIONS = (
+    Need(
+        (
+            "config:SelectAggregateResourceConfig",
+            "config:DescribeAggregateComplianceByConfigRules",
+            "config:GetAggregateComplianceDetailsByConfigRule",
+            "config:GetAggregateConfigRuleComplianceSummary",
+            "config:DescribeConfigurationAggregatorSourcesStatus",
+        ),
+        ADMINS,
+        "report and cost --from-org: read the aggregator",
+    ),
 )
 
 
