@@ -216,6 +216,42 @@ class Census(_Model):
     )
 
 
+# SNS email endpoints: a pragmatic shape check (one @, a dotted domain, no spaces); SNS confirms the rest.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
+# The only values CloudWatch Logs accepts for RetentionInDays (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+NotificationEvent = Literal["compliance_change", "remediation"]
+
+
+class Notifications(_Model):
+    hub_account: AccountId
+    emails: Annotated[
+        list[Annotated[str, Field(max_length=254), _pattern(_EMAIL_RE, "an email address (name@example.com)")]],
+        Field(max_length=100),
+    ] = []
+    sns_topic_arn: Annotated[str, _pattern(_SNS_RE, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")] | None = None
+    events: Annotated[list[NotificationEvent], Field(min_length=1)] = ["compliance_change", "remediation"]
+    retention_days: int = 90
+
+    @field_validator("emails", "events")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an entry is listed more than once")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            raise ValueError(f"CloudWatch Logs keeps events for one of {allowed} days, got {value}")
+        return value
+
+
 class Config(_Model):
     home_region: Region
     regions: Annotated[list[Region], Field(min_length=1)]
@@ -228,6 +264,7 @@ class Config(_Model):
     stacksets: StackSets = StackSets()
     census: Census = Census()
     admin: Admin = Admin()
+    notifications: Notifications | None = None
 
     @field_validator("regions")
     @classmethod
@@ -256,7 +293,20 @@ class Config(_Model):
             stray = sorted(set(pack.regions or []) - set(self.regions))
             if stray:
                 raise ValueError(f"conformance pack {pack.name!r} lists Regions not in regions: {', '.join(stray)}")
+        self._check_notification_topic()
         return self
+
+    def _check_notification_topic(self) -> None:
+        # An EventBridge rule can only target a topic in its own account and Region.
+        topic = self.notifications.sns_topic_arn if self.notifications else None
+        if self.notifications is None or topic is None:
+            return
+        region, account = topic.split(":")[3:5]
+        if (account, region) != (self.notifications.hub_account, self.home_region):
+            raise ValueError(
+                f"notifications.sns_topic_arn must be a topic in notifications.hub_account "
+                f"{self.notifications.hub_account} and home_region {self.home_region}, got {topic}"
+            )
 
     @property
     def other_regions(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -74,7 +75,11 @@ class Organization:
         )
 
     def account(self, account_id: str) -> Account | None:
-        return next((a for a in self.accounts if a.id == account_id), None)
+        return self._accounts_by_id.get(account_id)
+
+    @functools.cached_property
+    def _accounts_by_id(self) -> dict[str, Account]:
+        return {a.id: a for a in self.accounts}
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,11 @@ class StackSetState:
     operations_in_flight: tuple[Operation, ...] = ()
 
     def instance(self, account: str, region: str) -> StackInstance | None:
-        return next((i for i in self.instances if i.account == account and i.region == region), None)
+        return self._by_place.get((account, region))
+
+    @functools.cached_property
+    def _by_place(self) -> dict[tuple[str, str], StackInstance]:
+        return {(i.account, i.region): i for i in self.instances}
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,14 @@ class AccountFacts:
     disabled_regions: tuple[str, ...] = ()
 
     def recorder(self, region: str) -> RecorderFact | None:
-        return next((r for reg, r in self.recorders if reg == region), None)
+        return self._recorder_by_region.get(region)
+
+    @functools.cached_property
+    def _recorder_by_region(self) -> dict[str, RecorderFact]:
+        found: dict[str, RecorderFact] = {}
+        for region, recorder in self.recorders:
+            found.setdefault(region, recorder)
+        return found
 
 
 @dataclass(frozen=True)
@@ -172,4 +188,8 @@ class Inventory:
         return next((s for s in self.stacks if s.name == name and s.account == account and s.region == region), None)
 
     def facts_for(self, account: str) -> AccountFacts | None:
-        return next((f for f in self.facts if f.account == account), None)
+        return self._facts_by_account.get(account)
+
+    @functools.cached_property
+    def _facts_by_account(self) -> dict[str, AccountFacts]:
+        return {f.account: f for f in self.facts}

@@ -49,3 +49,25 @@ def default_delivery_bucket(config: Config, organization_id: str) -> str:
     if config.delivery.bucket_name:
         return config.delivery.bucket_name
     return f"{config.stacksets.name_prefix}-config-{organization_id}".lower()[:63]
+
+
+def notifications_stack_set(config: Config) -> str:
+    """The forwarder stack set, and the management account's forwarder stacks."""
+    return f"{config.stacksets.name_prefix}-notifications"
+
+
+def notifications_hub_stack(config: Config) -> str:
+    return f"{config.stacksets.name_prefix}-notifications-hub"
+
+
+def notifications_bus(config: Config) -> str:
+    return f"{config.stacksets.name_prefix}-notifications"
+
+
+def notifications_log_group(config: Config) -> str:
+    # EventBridge writes only to log groups whose names start with /aws/events/.
+    return f"/aws/events/{config.stacksets.name_prefix}-notifications"
+
+
+def notifications_forwarder_role(config: Config) -> str:
+    return f"{config.stacksets.name_prefix}-notifications-forwarder"

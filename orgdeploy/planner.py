@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgdeploy import naming
 from orgdeploy.config import Config, ConformancePack
 from orgdeploy.errors import OrgDeployError
-from orgdeploy.inventory import Account, Inventory, StackSetState
+from orgdeploy.inventory import Account, Inventory, StackInstance, StackSetState
 from orgdeploy.plan import Plan, QuotaUsage, Skip, Step, operation_id
 from orgdeploy.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
 from orgdeploy.templates import RenderedSet
+
+if TYPE_CHECKING:
+    from orgdeploy.planner_notifications import NotificationsOutcome
 
 OU_BATCH = 50  # OUs per CreateStackInstances / UpdateStackInstances call
 MAX_EXCLUDED_ACCOUNTS = 1_000
@@ -96,7 +99,8 @@ class _Desired:
                 self.skipped.append(Skip(account.id, None, "account", f"account is {account.status}"))
             else:
                 self.targeted.append(account)
-        self.excluded_in_scope = sorted(a.id for a in self.in_scope if a not in self.targeted)
+        targeted_ids = {a.id for a in self.targeted}
+        self.excluded_in_scope = sorted(a.id for a in self.in_scope if a.id not in targeted_ids)
 
     def recorder_accounts(self, region: str, skips: list[Skip]) -> list[str]:
         """Targeted accounts that should get an orgdeploy recorder in region."""
@@ -144,15 +148,19 @@ def _pending_changes(
     exact_accounts: bool,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     """Per Region: the DeploymentTargets that create missing instances, and the accounts to retry."""
+    by_region: dict[str, list[StackInstance]] = {}
+    for instance in existing.instances if existing else ():
+        by_region.setdefault(instance.region, []).append(instance)
+    scope = set(in_scope)
     creates: dict[str, dict[str, Any]] = {}
     retries: dict[str, list[str]] = {}
     for region in ordered:
         want = set(desired[region])
-        have = {i.account for i in existing.instances if i.region == region} if existing else set()
+        have = {i.account for i in by_region.get(region, [])}
         missing = sorted(want - have)
         if missing:
             if not have and not exact_accounts:
-                extra = sorted(set(in_scope) - want)
+                extra = sorted(scope - want)
                 targets: dict[str, Any] = {"OrganizationalUnitIds": target_units}
                 if extra:
                     targets.update({"Accounts": extra, "AccountFilterType": "DIFFERENCE"})
@@ -163,14 +171,13 @@ def _pending_changes(
                     "AccountFilterType": "INTERSECTION",
                 }
             creates[region] = targets
-        if existing:
-            stale = sorted(
-                i.account
-                for i in existing.instances
-                if i.region == region and i.account in want and (i.status != "CURRENT" or i.detailed_status == "FAILED")
-            )
-            if stale:
-                retries[region] = stale
+        stale = sorted(
+            i.account
+            for i in by_region.get(region, [])
+            if i.account in want and (i.status != "CURRENT" or i.detailed_status == "FAILED")
+        )
+        if stale:
+            retries[region] = stale
     return creates, retries
 
 
@@ -186,10 +193,11 @@ def _removal_steps(
     depends_on: tuple[str, ...],
 ) -> None:
     """Instances that should no longer exist: Regions dropped, accounts excluded or skipped."""
+    wanted = {region: set(accounts) for region, accounts in desired.items()}
     removals: dict[str, list[str]] = {}
     if existing:
         for instance in existing.instances:
-            if instance.account not in set(desired.get(instance.region, [])):
+            if instance.account not in wanted.get(instance.region, ()):
                 removals.setdefault(instance.region, []).append(instance.account)
     by_accounts: dict[tuple[str, ...], list[str]] = {}
     for region, accounts in sorted(removals.items()):
@@ -231,12 +239,12 @@ def _instance_steps(
     depends_on: tuple[str, ...],
     root_id: str,
     exact_accounts: bool = False,
-) -> dict[str, str]:
-    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step id."""
-    region_step: dict[str, str] = {}
+) -> dict[str, list[str]]:
+    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step ids."""
+    region_steps: dict[str, list[str]] = {}
+    first_steps: list[str] = []
     ordered = [r for r in desired if r == first_region] + [r for r in desired if r != first_region]
     creates, retries = _pending_changes(existing, desired, ordered, target_units, in_scope, exact_accounts)
-    previous = depends_on
     # Group Regions that need the same call; the first Region always goes alone and first.
     for kind, per_region in (("create", creates), ("retry", retries)):
         groups: dict[str, tuple[list[str], Any]] = {}
@@ -270,16 +278,17 @@ def _instance_steps(
                     target=stack_set_name,
                     description=f"{stack_set_name}: {what} in {', '.join(regions)}",
                     regions=tuple(regions),
-                    depends_on=previous if key != "first" else depends_on,
+                    # Every batch of the first Region finishes before any other Region starts.
+                    depends_on=depends_on if key == "first" else (*depends_on, *first_steps),
                     operation_preferences=operation_preferences(config, parallel=True if key != "first" else None),
                     deployment_targets=targets,
                     operation_id=operation_id(step_id, {"targets": targets, "regions": regions, "state": state}),
                 )
                 sid = builder.add(step)
                 for region in regions:
-                    region_step[region] = sid
+                    region_steps.setdefault(region, []).append(sid)
                 if key == "first":
-                    previous = (*depends_on, sid)
+                    first_steps.append(sid)
     _removal_steps(
         builder=builder,
         config=config,
@@ -290,7 +299,7 @@ def _instance_steps(
         root_id=root_id,
         depends_on=depends_on,
     )
-    return region_step
+    return region_steps
 
 
 def _batches(items: list[str], size: int) -> Iterable[list[str]]:
@@ -436,7 +445,7 @@ def _trusted_access(stage: _Stage, options: PlanOptions) -> tuple[str, ...]:
     return (stage.builder.add(step),)
 
 
-def _role_stage(stage: _Stage, base: tuple[str, ...]) -> tuple[str | None, dict[str, str], int]:
+def _role_stage(stage: _Stage, base: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]], int]:
     """The service-linked role stack set, home Region only. Returns (stack set step, Region steps, instances)."""
     name = naming.role_stack_set(stage.config)
     existing = stage.inventory.stack_set(name)
@@ -526,8 +535,8 @@ def _recorder_stage(
             depends_on=stage.builder.present(set_step, *after),
             exact_accounts=not whole,
         )
-        for region, sid in steps.items():
-            region_steps[region].append(sid)
+        for region, ids in steps.items():
+            region_steps[region].extend(ids)
     return shards, usage, region_steps
 
 
@@ -585,7 +594,10 @@ def _management_stage(stage: _Stage, bucket: str | None) -> dict[str, str | None
 
 def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
     """Every change needed to reach the desired state, in dependency order."""
+    from orgdeploy.planner_notifications import hub_account  # builds on this module's helpers
+
     org = inventory.organization
+    hub_account(config, org)  # bad input is reported before anything else
     builder = _Builder()
     desired = _Desired(config, inventory)
     builder.skipped.extend(desired.skipped)
@@ -617,7 +629,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     shards, usage, recorder_steps = _recorder_stage(
         stage,
         base=base,
-        after=builder.present(bucket, *role_steps.values()),
+        after=builder.present(bucket, *(sid for ids in role_steps.values() for sid in ids)),
         role_set=role_set,
         per_region=per_region,
     )
@@ -633,7 +645,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         step_id="aggregator",
         description=f"deploy the organization aggregator {config.aggregator.name}",
     )
-    _pack_steps(
+    pack_steps = _pack_steps(
         builder=builder,
         config=config,
         inventory=inventory,
@@ -643,6 +655,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         after={r: (*recorder_steps[r], management_steps.get(r)) for r in config.regions},
         bucket_step=bucket,
     )
+    notifications = _notifications(stage, base, recorder_steps, management_steps, pack_steps, shards)
     changes = list(builder.steps)
     if changes:
         builder.add(
@@ -658,11 +671,32 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     role_usage = QuotaUsage(naming.role_stack_set(config), role_instances, inventory.quotas.instances_per_stack_set)
     return Plan(
         steps=tuple(builder.steps),
-        usage=(role_usage, *usage),
+        usage=(role_usage, *usage, *notifications.usage),
         skipped=tuple(builder.skipped),
         notes=tuple(builder.notes),
-        desired_stack_sets=(naming.role_stack_set(config), *(s.name for s in shards)),
+        desired_stack_sets=(naming.role_stack_set(config), *(s.name for s in shards), *notifications.stack_sets),
     )
+
+
+def _notifications(
+    stage: _Stage,
+    base: tuple[str, ...],
+    recorder_steps: dict[str, list[str]],
+    management_steps: dict[str, str | None],
+    pack_steps: list[str],
+    shards: list[RecorderShard],
+) -> NotificationsOutcome:
+    """The notifications stage, after every recorder and pack step; its stack set counts against the quota."""
+    # Imported here: planner_notifications builds on this module's helpers.
+    from orgdeploy.planner_notifications import notifications_stage
+
+    after = (*(s for steps in recorder_steps.values() for s in steps), *management_steps.values(), *pack_steps)
+    outcome = notifications_stage(stage, base=base, after=stage.builder.present(*after))
+    desired = (naming.role_stack_set(stage.config), *(s.name for s in shards), *outcome.stack_sets)
+    new = [name for name in desired if stage.inventory.stack_set(name) is None]
+    if outcome.stack_sets and stage.inventory.stack_set(outcome.stack_sets[0]) is None:
+        check_stack_set_quota(stage.inventory, new_stack_sets=len(new))
+    return outcome
 
 
 def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:

@@ -73,8 +73,25 @@ def plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
     return replace(plan, steps=tuple(replace(s, depends_on=tuple(d for d in s.depends_on if d in ids)) for s in kept))
 
 
+def _notification_steps(config: Config, inventory: Inventory, *, retain: bool) -> list[Step]:
+    """The notifications wiring goes first (it was deployed last); nothing else waits for it."""
+    hub = naming.notifications_hub_stack(config)
+    forwarder = naming.notifications_stack_set(config)
+    management = inventory.organization.management_account_id
+    steps = [_delete_stack(s.name, s.account, s.region, ()) for s in inventory.stacks if s.name == hub]
+    steps += [
+        _delete_stack(s.name, s.account, s.region, ())
+        for s in inventory.stacks
+        if s.name == forwarder and s.account == management
+    ]
+    stack_set = inventory.stack_set(forwarder)
+    if stack_set is not None:
+        steps += _delete_stack_set(config, inventory, stack_set, retain=retain, depends_on=())
+    return steps
+
+
 def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
-    steps: list[Step] = []
+    steps: list[Step] = _notification_steps(config, inventory, retain=retain)
     pack_names = {naming.pack_stack(config, p) for p in config.conformance_packs}
     packs = [s for s in inventory.stacks if s.name in pack_names]
     steps += [_delete_stack(s.name, s.account, s.region, ()) for s in packs]
@@ -83,7 +100,8 @@ def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan
     after_packs = tuple(s.id for s in steps)
 
     role_name = naming.role_stack_set(config)
-    recorder_sets = [s for s in inventory.stack_sets if s.name != role_name]
+    not_recorders = {role_name, naming.notifications_stack_set(config)}
+    recorder_sets = [s for s in inventory.stack_sets if s.name not in not_recorders]
     recorder_steps: list[Step] = []
     for state in recorder_sets:
         recorder_steps += _delete_stack_set(config, inventory, state, retain=retain, depends_on=after_packs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from orgdeploy.recording import recording_group, recording_mode
 INLINE_PACK_LIMIT_BYTES = 51_200
 PACK_ARTIFACT_PREFIX = "orgdeploy/conformance-packs"
 
-Accounts = Literal["members", "management", "bucket_account", "administrator"]
+Accounts = Literal["members", "management", "bucket_account", "administrator", "hub_account"]
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,80 @@ def _pack_template(config: Config, pack: ConformancePack, body: PackBody) -> Ren
     )
 
 
+def _notification_rules(config: Config) -> dict[str, bool]:
+    assert config.notifications is not None
+    return {kind: kind in config.notifications.events for kind in ("compliance_change", "remediation")}
+
+
+def _timeline_policy(rules: dict[str, bool]) -> str:
+    """The log group's resource policy: only the hub's own rules may write (a JSON string inside Fn::Sub)."""
+    logical = {"compliance_change": "ComplianceChangeRule", "remediation": "RemediationRule"}
+    statement = {
+        "Sid": "EventBridgeWritesTheTimeline",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "${Timeline.Arn}",
+        "Condition": {"ArnEquals": {"aws:SourceArn": [f"${{{logical[k]}.Arn}}" for k, on in rules.items() if on]}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
+
+
+def _notification_templates(config: Config) -> list[RenderedTemplate]:
+    """The hub stack (hub account, home Region) and the forwarders (every targeted account and Region)."""
+    settings = config.notifications
+    assert settings is not None
+    prefix = config.stacksets.name_prefix
+    rules = _notification_rules(config)
+    hub_context = {
+        **_common(config),
+        **rules,
+        "bus_name": naming.notifications_bus(config),
+        "log_group": naming.notifications_log_group(config),
+        "log_policy_name": f"{prefix}-notifications-timeline",
+        "log_policy_document": _timeline_policy(rules),
+        "retention_days": settings.retention_days,
+        "existing_topic_arn": settings.sns_topic_arn,
+        "topic_name": f"{prefix}-notifications",
+        "display_name": f"{prefix} AWS Config"[:100],
+        "emails": list(settings.emails),
+        "rule_prefix": f"{prefix}-notifications",
+    }
+    role = naming.notifications_forwarder_role(config)
+    forwarder_context = {
+        **_common(config),
+        **rules,
+        "home_region": config.home_region,
+        "role_name": role,
+        "role_arn": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + sub_escape(role),
+        "rule_prefix": f"{prefix}-notifications",
+        "hub_bus_arn": "arn:${AWS::Partition}:events:${HubRegion}:${HubAccountId}:event-bus/"
+        + sub_escape(naming.notifications_bus(config)),
+    }
+    name = naming.notifications_stack_set(config)
+    forwarders = [Placement("stack_set", name, "members", tuple(config.regions))]
+    if config.management_account.deploy:
+        forwarders.append(Placement("stack", name, "management", tuple(config.regions)))
+    home = (config.home_region,)
+    return [
+        RenderedTemplate(
+            key="notifications-hub",
+            filename="notifications-hub.yaml",
+            body=render_shipped("notifications-hub.yaml.j2", hub_context),
+            placements=(Placement("stack", naming.notifications_hub_stack(config), "hub_account", home),),
+            parameters=("OrganizationId",),
+        ),
+        RenderedTemplate(
+            key="notifications-forwarder",
+            filename="notifications-forwarder.yaml",
+            body=render_shipped("notifications-forwarder.yaml.j2", forwarder_context),
+            placements=tuple(forwarders),
+            parameters=("HubAccountId", "HubRegion"),
+            capabilities=("CAPABILITY_NAMED_IAM",),
+        ),
+    ]
+
+
 def render_all(config: Config) -> RenderedSet:
     """Every template this config deploys, with placements, in deployment order."""
     home = (config.home_region,)
@@ -226,4 +301,6 @@ def render_all(config: Config) -> RenderedSet:
         body = render_pack_body(config, pack)
         bodies.append(body)
         templates.append(_pack_template(config, pack, body))
+    if config.notifications is not None:
+        templates += _notification_templates(config)
     return RenderedSet(templates=tuple(templates), pack_bodies=tuple(bodies))

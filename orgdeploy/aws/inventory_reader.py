@@ -14,13 +14,17 @@ from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
 from orgdeploy.config import Config
-from orgdeploy.inventory import Inventory, Quotas, StackState
+from orgdeploy.inventory import Inventory, Quotas, StackSetState, StackState
+from orgdeploy.planner_notifications import hub_locations
 from orgdeploy.preflight import check_caller
 
 Progress = Callable[[str], None]
 
 
-def _stack_locations(config: Config, caller: str, management: str) -> list[tuple[str, str, str]]:
+Place = tuple[str, str, str]  # (stack name, account, Region)
+
+
+def _stack_locations(config: Config, caller: str, management: str, accounts: set[str]) -> list[Place]:
     """(stack name, account, Region) of every plain stack orgdeploy may own."""
     home = config.home_region
     bucket_account = config.delivery.bucket_account or management
@@ -32,10 +36,26 @@ def _stack_locations(config: Config, caller: str, management: str) -> list[tuple
     places += [(naming.recorder_stack_set(config), management, r) for r in config.regions]
     for pack in config.conformance_packs:
         places += [(naming.pack_stack(config, pack), caller, r) for r in config.regions]
+    # Read whether notifications are on or off, so turning them off can remove them.
+    places += [(naming.notifications_stack_set(config), management, r) for r in config.regions]
+    if config.notifications is not None and config.notifications.hub_account in accounts:
+        # A hub account outside the organization is the planner's to report, as bad input.
+        places.append((naming.notifications_hub_stack(config), config.notifications.hub_account, home))
     return places
 
 
-def read_stacks(ctx: AwsContext, places: list[tuple[str, str, str]]) -> tuple[StackState, ...]:
+def _old_hubs(config: Config, stack_sets: tuple[StackSetState, ...], stacks: tuple[StackState, ...]) -> list[Place]:
+    """Hub stacks the deployed forwarders point at, where the config no longer puts the hub."""
+    name = naming.notifications_hub_stack(config)
+    forwarders = [s.parameters for s in stack_sets if s.name == naming.notifications_stack_set(config)]
+    forwarders += [s.parameters for s in stacks if s.name == naming.notifications_stack_set(config)]
+    known = {(s.account, s.region) for s in stacks if s.name == name}
+    if config.notifications is not None:
+        known.add((config.notifications.hub_account, config.home_region))  # read already
+    return [(name, account, region) for account, region in sorted(hub_locations(forwarders) - known)]
+
+
+def read_stacks(ctx: AwsContext, places: list[Place]) -> tuple[StackState, ...]:
     def one(place: tuple[str, str, str]) -> StackState | None:
         name, account, region = place
         return StacksGateway(ctx, account=account, region=region).read(name)
@@ -60,10 +80,12 @@ def read_inventory(
     gateway = StackSetsGateway(ctx, region=config.home_region, call_as=config.admin.call_as)
     say("reading stack sets")
     trusted = gateway.organizations_access()
-    names = [naming.role_stack_set(config), naming.recorder_stack_set(config)]
+    names = [naming.role_stack_set(config), naming.recorder_stack_set(config), naming.notifications_stack_set(config)]
     stack_sets = tuple(gateway.read(names, prefix=f"{naming.recorder_stack_set(config)}-"))
     say("reading stacks")
-    stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id))
+    active = {a.id for a in org.accounts if a.active}
+    stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id, active))
+    stacks += read_stacks(ctx, _old_hubs(config, stack_sets, stacks))
     quotas = quota_override or read_quotas(ctx, config.home_region)
     inventory = Inventory(
         caller_account=caller,

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from orgdeploy.aws import buckets, census, org_setup, organizations, quotas, stacks, stacksets
+from orgdeploy.aws import (
+    buckets,
+    census,
+    compliance,
+    events_log,
+    org_setup,
+    organizations,
+    quotas,
+    stacks,
+    stacksets,
+)
 from orgdeploy.permissions import Need
 
-GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets)
+GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets, events_log, compliance)
 
 
 def all_needs() -> list[Need]:

@@ -13,6 +13,8 @@ import typer
 from orgdeploy.cli import common
 from orgdeploy.cli.commands_admin import register as register_admin_commands
 from orgdeploy.cli.commands_deploy import register as register_deploy_commands
+from orgdeploy.cli.commands_events import register as register_events_commands
+from orgdeploy.cli.commands_report import register as register_report_commands
 from orgdeploy.cli.commands_sandbox import register as register_sandbox_commands
 from orgdeploy.cli.commands_templates import register as register_template_commands
 
@@ -47,7 +49,9 @@ def _global_options(
 
 register_template_commands(app)
 register_deploy_commands(app)
+register_events_commands(app)
 register_admin_commands(app)
+register_report_commands(app)
 register_sandbox_commands(app)
 
 

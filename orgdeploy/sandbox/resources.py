@@ -30,12 +30,14 @@ def register_resource_models() -> None:
         # Defining the classes is what registers them (moto lists CloudFormationModel subclasses).
         from orgdeploy.sandbox import resources_config, resources_iam, resources_s3  # noqa: F401
         from orgdeploy.sandbox.resources_cfn import patch_stack_failures
+        from orgdeploy.sandbox.resources_events import install_notification_support
 
         _patch_config_backend()
         resources_iam.patch_service_linked_roles()
         resources_iam.patch_role_managed_policies()
         resources_s3.patch_bucket_properties()
         patch_stack_failures()
+        install_notification_support()
         parsing.get_model_list.cache_clear()
         parsing.get_model_map.cache_clear()
         parsing.get_name_type_map.cache_clear()

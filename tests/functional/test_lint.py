@@ -34,6 +34,19 @@ MATRIX: dict[str, dict[str, Any]] = {
         ],
     },
     "no packs, no management": {"conformance_packs": [], "management_account": {"deploy": False}},
+    "notifications": {"notifications": {"hub_account": "111122223333", "emails": ["secops@example.com", "a@b.co"]}},
+    "notifications to an existing topic, compliance only": {
+        "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
+        "notifications": {
+            "hub_account": "111122223333",
+            "sns_topic_arn": SNS,
+            "events": ["compliance_change"],
+            "retention_days": 3653,
+        },
+    },
+    "notifications, remediation only, no emails": {
+        "notifications": {"hub_account": "111122223333", "events": ["remediation"], "retention_days": 1}
+    },
 }
 
 

@@ -1,0 +1,86 @@
+"""Read the notifications timeline: the hub's CloudWatch Logs log group, as the hub account."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from orgdeploy import naming
+from orgdeploy.aws.organizations import read_organization
+from orgdeploy.aws.retry import call_with_retries, error_code
+from orgdeploy.aws.session import AwsContext
+from orgdeploy.config import Config
+from orgdeploy.errors import AwsError, BadInputError
+from orgdeploy.events import Timeline, TimelineQuery, build_timeline
+from orgdeploy.permissions import DEPLOYERS, Need
+
+PERMISSIONS = (
+    # From the hub account itself, or through census.role_name in it.
+    Need(("logs:FilterLogEvents",), DEPLOYERS | {"member"}, "orgdeploy events: read the hub's timeline"),
+)
+
+
+class TimelineReader:
+    def __init__(self, ctx: AwsContext, *, account: str, region: str) -> None:
+        self.client = ctx.client("logs", region, account)
+
+    def read(self, log_group: str, *, start_ms: int, end_ms: int, term: str | None = None) -> list[tuple[int, str]]:
+        """Every (timestamp ms, message) in the window, all pages; term is a quoted-term filter pattern."""
+        kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms, "endTime": end_ms}
+        if term:
+            kwargs["filterPattern"] = f'"{term}"'
+
+        def collect() -> list[tuple[int, str]]:
+            found: list[tuple[int, str]] = []
+            for page in self.client.get_paginator("filter_log_events").paginate(**kwargs):
+                found += [(int(e["timestamp"]), str(e["message"])) for e in page.get("events", [])]
+            return found
+
+        return call_with_retries(collect)
+
+
+def _account_names(ctx: AwsContext) -> dict[str, str]:
+    """Account names make the table readable; a caller that may not list the organization gets ids only."""
+    try:
+        return {a.id: a.name for a in read_organization(ctx).accounts}
+    except AwsError:
+        return {}
+    except Exception as exc:
+        if not error_code(exc):
+            raise
+        return {}
+
+
+def read_timeline(ctx: AwsContext, config: Config, query: TimelineQuery, *, now: float | None = None) -> Timeline:
+    """The hub's timeline over query.since, filtered and newest first."""
+    if config.notifications is None:
+        raise BadInputError(
+            "notifications is not set in the config, so there is no hub timeline to read; "
+            "add a notifications section (see docs/notifications.md) and run `orgdeploy update`"
+        )
+    end = now if now is not None else time.time()
+    start = end - query.since.total_seconds()
+    hub, region = config.notifications.hub_account, config.home_region
+    log_group = naming.notifications_log_group(config)
+    try:
+        # The account id narrows the read on the server; build_timeline checks the field exactly.
+        records = TimelineReader(ctx, account=hub, region=region).read(
+            log_group, start_ms=int(start * 1000), end_ms=int(end * 1000), term=query.account
+        )
+    except Exception as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise AwsError(
+                f"the timeline {log_group} does not exist in {hub} {region}: notifications are not deployed yet "
+                "(run `orgdeploy update`)"
+            ) from None
+        raise
+    return build_timeline(
+        records,
+        query,
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(end, UTC),
+        log_group=log_group,
+        hub=f"{hub} {region}",
+        account_names=_account_names(ctx),
+    )
