@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from orgdeploy.executor import ExecutionResult
+from typing import TYPE_CHECKING
+
 from orgdeploy.plan import Plan
+
+if TYPE_CHECKING:
+    from orgdeploy.executor import ExecutionResult
 
 
 def plan_text(plan: Plan) -> str:
