@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 
 from orgdeploy.aws.retry import call_with_retries
@@ -77,11 +78,10 @@ class AwsContext:
             or f"arn:{self.partition}:iam::{account}:role/{self.options.member_role}"
         )
         creds = call_with_retries(sts.assume_role, RoleArn=arn, RoleSessionName="orgdeploy")["Credentials"]
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.region,
-        )
+        core = botocore.session.Session()
+        # Share the model loader: parsing service models again for every account costs seconds at scale.
+        core.register_component("data_loader", self.session._session.get_component("data_loader"))
+        core.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        session = boto3.Session(botocore_session=core, region_name=self.region)
         with self._lock:
             return self._sessions.setdefault(account, session)
