@@ -8,7 +8,7 @@ CloudFormationModel, so each class names it as a direct base.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from moto.config.models import ConfigBackend, config_backends
 from moto.core.common_models import CloudFormationModel
@@ -70,7 +70,14 @@ def _require_bucket(name: str, partition: str) -> None:
 
 
 class _NamedConfigResource:
-    """Shared state of the Config models: a name in one account and Region."""
+    """Shared behaviour of the Config models: a named object in one account and Region of moto's backend.
+
+    Subclasses name the backend dict that holds their objects, and say how to put and remove one.
+    """
+
+    collection: ClassVar[str]
+    # One recorder per account and Region: on a rename the old one must go before the new one is put.
+    delete_before_rename: ClassVar[bool] = False
 
     def __init__(self, account_id: str, region_name: str, name: str) -> None:
         self.account_id = account_id
@@ -84,8 +91,59 @@ class _NamedConfigResource:
     def is_created(self) -> bool:
         return True
 
+    @staticmethod
+    def cloudformation_type() -> str:
+        raise TypeError("each Config model names its CloudFormation type")
+
+    @staticmethod
+    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
+        raise TypeError("each Config model says how to put its object")
+
+    @staticmethod
+    def _remove(backend: ConfigBackend, name: str) -> None:
+        raise TypeError("each Config model says how to remove its object")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        backend = _backend(account_id, region_name)
+        if resource_name in getattr(backend, cls.collection):
+            raise already_exists(cls.cloudformation_type(), resource_name)
+        cls._put(backend, resource_name, _properties(cloudformation_json))
+        return cls(account_id, region_name, resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        backend = _backend(account_id, region_name)
+        renamed = new_resource_name != original_resource.name
+        if renamed and cls.delete_before_rename:
+            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
+        cls._put(backend, new_resource_name, _properties(cloudformation_json))
+        if renamed and not cls.delete_before_rename:
+            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
+        return cls(account_id, region_name, new_resource_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = _backend(account_id, region_name)
+        if resource_name in getattr(backend, cls.collection):
+            cls._remove(backend, resource_name)
+
 
 class ConfigurationRecorderModel(_NamedConfigResource, CloudFormationModel):
+    collection = "recorders"
+    delete_before_rename = True
+
     @staticmethod
     def cloudformation_name_type() -> str:
         return "Name"
@@ -107,49 +165,16 @@ class ConfigurationRecorderModel(_NamedConfigResource, CloudFormationModel):
         backend.put_configuration_recorder(request)
         _start_recorders(backend)
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> ConfigurationRecorderModel:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.recorders:
-            raise already_exists(cls.cloudformation_type(), resource_name)
-        # A recorder of another name makes moto raise MaxNumberOfConfigurationRecordersExceededException.
-        cls._put(backend, resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: ConfigurationRecorderModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> ConfigurationRecorderModel:
-        backend = _backend(account_id, region_name)
-        if new_resource_name != original_resource.name:
-            # One recorder per account and Region: the old one must go before the new one.
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        cls._put(backend, new_resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, new_resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.recorders:
-            backend.stop_configuration_recorder(resource_name)
-            backend.delete_configuration_recorder(resource_name)
+    @staticmethod
+    def _remove(backend: ConfigBackend, name: str) -> None:
+        backend.stop_configuration_recorder(name)
+        backend.delete_configuration_recorder(name)
 
 
 class DeliveryChannelModel(_NamedConfigResource, CloudFormationModel):
+    collection = "delivery_channels"
+    delete_before_rename = True
+
     @staticmethod
     def cloudformation_name_type() -> str:
         return "Name"
@@ -170,50 +195,17 @@ class DeliveryChannelModel(_NamedConfigResource, CloudFormationModel):
         backend.put_delivery_channel(request)
         _start_recorders(backend)
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> DeliveryChannelModel:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.delivery_channels:
-            raise already_exists(cls.cloudformation_type(), resource_name)
-        cls._put(backend, resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: DeliveryChannelModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> DeliveryChannelModel:
-        backend = _backend(account_id, region_name)
-        if new_resource_name != original_resource.name:
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        cls._put(backend, new_resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, new_resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _backend(account_id, region_name)
-        if resource_name not in backend.delivery_channels:
-            return
+    @staticmethod
+    def _remove(backend: ConfigBackend, name: str) -> None:
         # Config refuses to delete the last channel while a recorder records; the handler stops it.
-        for name in list(backend.recorders):
-            backend.stop_configuration_recorder(name)
-        backend.delete_delivery_channel(resource_name)
+        for recorder in list(backend.recorders):
+            backend.stop_configuration_recorder(recorder)
+        backend.delete_delivery_channel(name)
 
 
 class ConfigurationAggregatorModel(_NamedConfigResource, CloudFormationModel):
+    collection = "config_aggregators"
+
     @staticmethod
     def cloudformation_name_type() -> str:
         return "ConfigurationAggregatorName"
@@ -244,45 +236,14 @@ class ConfigurationAggregatorModel(_NamedConfigResource, CloudFormationModel):
             ]
         backend.put_configuration_aggregator(request)
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> ConfigurationAggregatorModel:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.config_aggregators:
-            raise already_exists(cls.cloudformation_type(), resource_name)
-        cls._put(backend, resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: ConfigurationAggregatorModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> ConfigurationAggregatorModel:
-        cls._put(_backend(account_id, region_name), new_resource_name, _properties(cloudformation_json))
-        if new_resource_name != original_resource.name:
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        return cls(account_id, region_name, new_resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.config_aggregators:
-            backend.delete_configuration_aggregator(resource_name)
+    @staticmethod
+    def _remove(backend: ConfigBackend, name: str) -> None:
+        backend.delete_configuration_aggregator(name)
 
 
 class OrganizationConformancePackModel(_NamedConfigResource, CloudFormationModel):
+    collection = "organization_conformance_packs"
+
     @staticmethod
     def cloudformation_name_type() -> str:
         return "OrganizationConformancePackName"
@@ -312,39 +273,6 @@ class OrganizationConformancePackModel(_NamedConfigResource, CloudFormationModel
         }
         backend.put_organization_conformance_pack(**request)
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> OrganizationConformancePackModel:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.organization_conformance_packs:
-            raise already_exists(cls.cloudformation_type(), resource_name)
-        cls._put(backend, resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: OrganizationConformancePackModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> OrganizationConformancePackModel:
-        cls._put(_backend(account_id, region_name), new_resource_name, _properties(cloudformation_json))
-        if new_resource_name != original_resource.name:
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        return cls(account_id, region_name, new_resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _backend(account_id, region_name)
-        if resource_name in backend.organization_conformance_packs:
-            backend.delete_organization_conformance_pack(resource_name)
+    @staticmethod
+    def _remove(backend: ConfigBackend, name: str) -> None:
+        backend.delete_organization_conformance_pack(name)
