@@ -10,16 +10,17 @@ from orgdeploy.inventory import StackState
 from orgdeploy.permissions import DEPLOYERS, Need
 from orgdeploy.statuses import StackPhase, stack_phase
 
+_STACK_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:GetTemplate",
+    "cloudformation:CreateStack",
+    "cloudformation:UpdateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:DescribeStackEvents",
+)
 PERMISSIONS = (
     Need(
-        (
-            "cloudformation:DescribeStacks",
-            "cloudformation:GetTemplate",
-            "cloudformation:CreateStack",
-            "cloudformation:UpdateStack",
-            "cloudformation:DeleteStack",
-            "cloudformation:DescribeStackEvents",
-        ),
+        _STACK_ACTIONS,
         DEPLOYERS,
         "deploy the plain stacks (bucket, management account, aggregator, packs)",
     ),
@@ -75,14 +76,7 @@ PERMISSIONS = (
     # Notifications: the hub stack is deployed through census.role_name in notifications.hub_account
     # (unless that is the caller's own account), the forwarders in the management account with the caller's.
     Need(
-        (
-            "cloudformation:DescribeStacks",
-            "cloudformation:GetTemplate",
-            "cloudformation:CreateStack",
-            "cloudformation:UpdateStack",
-            "cloudformation:DeleteStack",
-            "cloudformation:DescribeStackEvents",
-        ),
+        _STACK_ACTIONS,
         frozenset({"member"}),
         "deploy the notifications hub stack in notifications.hub_account",
     ),
