@@ -25,3 +25,7 @@ class TemplateError(BadInputError):
 
 class AwsError(OrgDeployError):
     """An AWS call failed in a way orgdeploy does not recover from."""
+
+
+class PlanBlocked(OrgDeployError):
+    """The plan cannot go ahead without the user doing something first."""

@@ -17,7 +17,8 @@ from orgdeploy.config import Config
 from orgdeploy.errors import BadInputError
 from orgdeploy.inventory import Organization
 from orgdeploy.plan import QuotaUsage, Skip, Step, operation_id
-from orgdeploy.planner import _instance_steps, _params, _stack_set_step, _Stage, operation_preferences
+from orgdeploy.plan_steps import instance_steps, operation_preferences, stack_parameters, stack_set_step
+from orgdeploy.planner import _Stage
 
 HUB_PARAMETERS = ("HubAccountId", "HubRegion")
 
@@ -66,13 +67,13 @@ def notifications_stage(stage: _Stage, *, base: tuple[str, ...], after: tuple[st
         stack_name=naming.notifications_hub_stack(stage.config),
         account=hub,
         region=home,
-        parameters=_params(OrganizationId=stage.inventory.organization.id),
+        parameters=stack_parameters(OrganizationId=stage.inventory.organization.id),
         depends_on=after,
         step_id="notifications-hub",
         description=f"deploy the notifications hub (event bus, topic, timeline) in {hub} {home}",
     )
     _remove_hubs(stage, keep=(hub, home))
-    params = _params(HubAccountId=hub, HubRegion=home)
+    params = stack_parameters(HubAccountId=hub, HubRegion=home)
     after = _latest(stage, (*after, *stage.builder.present(hub_step)))
     usage = _forwarder_stack_set(stage, base=base, after=after, params=params)
     _management_forwarders(stage, params=params, after=after)
@@ -113,7 +114,7 @@ def _forwarder_stack_set(
     config, inventory = stage.config, stage.inventory
     name = naming.notifications_stack_set(config)
     existing = inventory.stack_set(name)
-    set_step = _stack_set_step(
+    set_step = stack_set_step(
         builder=stage.builder,
         name=name,
         template_key="notifications-forwarder",
@@ -125,7 +126,7 @@ def _forwarder_stack_set(
         auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
     )
     desired = _desired_instances(stage)
-    _instance_steps(
+    instance_steps(
         builder=stage.builder,
         config=config,
         stack_set_name=name,

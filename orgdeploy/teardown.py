@@ -6,7 +6,7 @@ from orgdeploy import naming
 from orgdeploy.config import Config
 from orgdeploy.inventory import Inventory, StackSetState
 from orgdeploy.plan import Plan, Step, operation_id
-from orgdeploy.planner import operation_preferences
+from orgdeploy.plan_steps import operation_preferences
 
 
 def _delete_stack(stack_name: str, account: str, region: str, depends_on: tuple[str, ...]) -> Step:

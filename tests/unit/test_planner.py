@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orgdeploy.config import Config
+from orgdeploy.errors import PlanBlocked
 from orgdeploy.inventory import (
     Account,
     AccountFacts,
@@ -27,7 +28,8 @@ from orgdeploy.inventory import (
     StackState,
 )
 from orgdeploy.plan import STACK_SET_OPERATIONS, Plan, Step
-from orgdeploy.planner import OU_BATCH, PlanBlocked, PlanOptions, plan
+from orgdeploy.plan_steps import OU_BATCH
+from orgdeploy.planner import PlanOptions, plan
 from orgdeploy.templates import RenderedSet, render_all
 from tests.helpers import make_config
 
