@@ -9,7 +9,7 @@ Event delivery (patch_event_delivery), where moto's EventBridge differs from AWS
   own account, Region, id and the current time. EventBridge delivers the event itself, and only when the
   target bus's policy lets the sending account put events (Principal and aws:PrincipalOrgID /
   aws:PrincipalAccount conditions are evaluated here; other condition keys deny);
-* an SNS topic as a target: moto raises NotImplementedError. Here the message (after the input
+* an SNS topic as a target: moto refuses it as not implemented. Here the message (after the input
   transformer) is published through moto's SNS backend;
 * a CloudWatch Logs log group as a target: moto writes its own reduced event (without `account`),
   stamped with the current time. EventBridge writes the whole event, stamped with the event's time;
