@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from orgdeploy.templates import RenderedSet
+from orgdeploy.config import Config
+from orgdeploy.templates import RenderedSet, render_all
 
 LintFormat = Literal["text", "json", "sarif", "junit"]
 
@@ -75,6 +76,14 @@ def lint_files(targets: Sequence[LintTarget], *, regions: Sequence[str]) -> Lint
     matches = [dataclasses.replace(m, filename=shown.get(str(m.filename), m.filename)) for m in runner.run()]
     matches.sort(key=lambda m: (m.filename or "", m.linenumber, m.rule.id))
     return LintResult(matches=tuple(matches), rules=runner.rules, targets=tuple(targets))
+
+
+def lint_config(config: Config) -> LintResult:
+    """Render everything config deploys into a temporary folder and lint it, for every deployment Region."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="orgdeploy-lint-") as tmp:
+        return lint_files(write_rendered(render_all(config), Path(tmp)), regions=config.regions)
 
 
 def format_result(result: LintResult, output_format: LintFormat) -> str:

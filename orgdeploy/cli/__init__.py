@@ -16,13 +16,15 @@ from orgdeploy.cli.commands_deploy import register as register_deploy_commands
 from orgdeploy.cli.commands_events import register as register_events_commands
 from orgdeploy.cli.commands_report import register as register_report_commands
 from orgdeploy.cli.commands_sandbox import register as register_sandbox_commands
+from orgdeploy.cli.commands_state import register as register_state_commands
 from orgdeploy.cli.commands_templates import register as register_template_commands
 
 app = typer.Typer(
     name="orgdeploy",
     help=(
         "Deploy AWS Config across a whole AWS Organization with CloudFormation StackSets.\n\n"
-        "Start with `orgdeploy init`, edit orgdeploy.yaml, then `orgdeploy lint` and `orgdeploy render`."
+        "Start with `orgdeploy init`, edit orgdeploy.yaml, then `orgdeploy lint`, `orgdeploy plan` and "
+        "`orgdeploy bootstrap`. Add --sandbox to any AWS command to try it on an emulated organization."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -49,6 +51,7 @@ def _global_options(
 
 register_template_commands(app)
 register_deploy_commands(app)
+register_state_commands(app)
 register_events_commands(app)
 register_admin_commands(app)
 register_report_commands(app)

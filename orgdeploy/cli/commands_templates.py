@@ -79,16 +79,11 @@ def lint(
     Exit status: 0 when there are no errors (and no warnings under --strict),
     1 when there are, 2 when the config itself is invalid.
     """
-    import tempfile
-
     from orgdeploy.config import load_config
-    from orgdeploy.lint import format_result, lint_files, write_rendered
-    from orgdeploy.templates import render_all
+    from orgdeploy.lint import format_result, lint_config
 
     loaded = load_config(config)
-    rendered = render_all(loaded)
-    with tempfile.TemporaryDirectory(prefix="orgdeploy-lint-") as tmp:
-        result = lint_files(write_rendered(rendered, Path(tmp)), regions=loaded.regions)
+    result = lint_config(loaded)
     text = format_result(result, output_format.value)
     if out_file is not None:
         out_file.write_text(text + "\n", encoding="utf-8")
