@@ -257,7 +257,7 @@ class Executor:
         names = [s for s in self.verify_stack_sets if self._exists(s)]
         for name in names:
             for instance in self.stacksets.read_one(name).instances:
-                if instance.status != "CURRENT" or instance.detailed_status not in {"SUCCEEDED", ""}:
+                if not instance.healthy:
                     unhealthy.append(
                         OperationResult(
                             instance.account,

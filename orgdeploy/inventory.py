@@ -90,6 +90,11 @@ class StackInstance:
     detailed_status: str
     reason: str = ""
 
+    @property
+    def healthy(self) -> bool:
+        """CURRENT and deployed; an account suspended since is skipped by AWS, not broken."""
+        return self.status == "CURRENT" and self.detailed_status in {"SUCCEEDED", "", "SKIPPED_SUSPENDED_ACCOUNT"}
+
 
 @dataclass(frozen=True)
 class Operation:

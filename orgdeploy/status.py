@@ -64,7 +64,7 @@ def status_report(inventory: Inventory) -> StatusReport:
                 "reason": i.reason,
             }
             for i in stack_set.instances
-            if i.status != "CURRENT" or i.detailed_status not in {"SUCCEEDED", ""}
+            if not i.healthy
         ]
         stack_sets.append(
             {
