@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config as BotoConfig
+from botocore.credentials import RefreshableCredentials
 
 from orgdeploy.aws.retry import call_with_retries
 
@@ -77,11 +78,23 @@ class AwsContext:
             dict(self.options.role_arns).get(account)
             or f"arn:{self.partition}:iam::{account}:role/{self.options.member_role}"
         )
-        creds = call_with_retries(sts.assume_role, RoleArn=arn, RoleSessionName="orgdeploy")["Credentials"]
+
+        def assume() -> dict[str, str]:
+            creds = call_with_retries(sts.assume_role, RoleArn=arn, RoleSessionName="orgdeploy")["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
         core = botocore.session.Session()
         # Share the model loader: parsing service models again for every account costs seconds at scale.
         core.register_component("data_loader", self.session._session.get_component("data_loader"))
-        core.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        # Runs can outlast the role's session (1 hour by default): botocore assumes the role again before expiry.
+        core._credentials = RefreshableCredentials.create_from_metadata(
+            metadata=assume(), refresh_using=assume, method="sts-assume-role"
+        )
         session = boto3.Session(botocore_session=core, region_name=self.region)
         with self._lock:
             return self._sessions.setdefault(account, session)
