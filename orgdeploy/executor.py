@@ -253,30 +253,23 @@ class Executor:
 
     def _do_verify(self, step: Step) -> StepResult:
         """Read every instance back; any not CURRENT and SUCCEEDED fails the run."""
-        unhealthy = []
-        names = [s for s in self.verify_stack_sets if self._exists(s)]
-        for name in names:
-            for instance in self.stacksets.read_one(name).instances:
-                if not instance.healthy:
-                    unhealthy.append(
-                        OperationResult(
-                            instance.account,
-                            instance.region,
-                            instance.detailed_status or instance.status,
-                            instance.reason,
-                        )
-                    )
+        unhealthy: list[OperationResult] = []
+        names = []
+        for name in self.verify_stack_sets:
+            try:
+                state = self.stacksets.read_one(name)
+            except Exception as exc:
+                if error_code(exc) == "StackSetNotFoundException":
+                    continue  # nothing was planned for it, or destroy removed it
+                raise
+            names.append(name)
+            unhealthy += [
+                OperationResult(i.account, i.region, i.detailed_status or i.status, i.reason)
+                for i in state.instances
+                if not i.healthy
+            ]
         message = f"{len(names)} stack set(s) read back"
         return StepResult(step, "failed" if unhealthy else "succeeded", message, tuple(unhealthy))
-
-    def _exists(self, name: str) -> bool:
-        try:
-            self.stacksets.arn(name)
-            return True
-        except Exception as exc:
-            if error_code(exc) == "StackSetNotFoundException":
-                return False
-            raise
 
     def _operation(self, step: Step, call: str, **args: Any) -> StepResult:
         assert step.operation_id is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from orgdeploy.cli.aws_options import (
     is_interactive,
 )
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
+
+if TYPE_CHECKING:
+    from orgdeploy.config import Config
 
 
 class Output(StrEnum):
@@ -46,10 +49,6 @@ QuotaOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one operation or stack.", min=1)]
-
-
-def _options(**kwargs: Any) -> AwsCliOptions:
-    return AwsCliOptions(**kwargs)
 
 
 def _quotas(values: list[str] | None) -> Any:
@@ -93,7 +92,7 @@ def plan(
 
     loaded = load_config(config)
     quotas = _quotas(quota)
-    options = _options(
+    options = AwsCliOptions(
         profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox, sandbox_accounts=sandbox_accounts
     )
     with aws_context(options, loaded) as ctx:
@@ -108,7 +107,7 @@ def plan(
 
 def _run(
     *,
-    config: Path,
+    config: Config,
     output: Output,
     yes: bool,
     enable_trusted_access: bool,
@@ -116,15 +115,12 @@ def _run(
     timeout: float,
     options: AwsCliOptions,
 ) -> None:
-    from orgdeploy.config import load_config
-
-    loaded = load_config(config)
     quotas = _quotas(quota)
     _require_yes_or_terminal(yes)
-    with aws_context(options, loaded) as ctx:
+    with aws_context(options, config) as ctx:
         _apply_in(
             ctx,
-            loaded,
+            config,
             output=output,
             yes=yes,
             enable_trusted_access=enable_trusted_access,
@@ -227,14 +223,16 @@ def bootstrap(
 
     Exit status: 0 success or nothing to do, 1 something failed, 2 bad input.
     """
+    from orgdeploy.config import load_config
+
     _run(
-        config=config,
+        config=load_config(config),
         output=output,
         yes=yes,
         enable_trusted_access=enable_trusted_access,
         quota=quota,
         timeout=timeout,
-        options=_options(
+        options=AwsCliOptions(
             profile=profile,
             region=region,
             endpoint_url=endpoint_url,
@@ -271,8 +269,8 @@ def update(
     Exit status: 0 success or no change, 1 a step failed, 2 bad input (config,
     arguments, or templates with lint errors).
     """
-    _lint_gate(config)
-    options = _options(
+    loaded = _lint_gate(config)
+    options = AwsCliOptions(
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
@@ -281,10 +279,10 @@ def update(
         sandbox_op_seconds=sandbox_op_seconds,
     )
     if dry_run:
-        _dry_run(config=config, output=output, quota=quota, options=options)
+        _dry_run(config=loaded, output=output, quota=quota, options=options)
         return
     _run(
-        config=config,
+        config=loaded,
         output=output,
         yes=yes,
         enable_trusted_access=False,
@@ -294,28 +292,29 @@ def update(
     )
 
 
-def _lint_gate(config: Path) -> None:
+def _lint_gate(config: Path) -> Config:
+    """The loaded config, once every rendered template lints without errors (else exit 2)."""
     from orgdeploy.config import load_config
     from orgdeploy.errors import BadInputError
     from orgdeploy.lint import format_result, lint_config
 
-    result = lint_config(load_config(config))
+    loaded = load_config(config)
+    result = lint_config(loaded)
     if result.count("error"):
         raise BadInputError("cfn-lint found errors; nothing was deployed:\n" + format_result(result, "text"))
+    return loaded
 
 
-def _dry_run(*, config: Path, output: Output, quota: list[str] | None, options: AwsCliOptions) -> None:
-    from orgdeploy.config import load_config
+def _dry_run(*, config: Config, output: Output, quota: list[str] | None, options: AwsCliOptions) -> None:
     from orgdeploy.deploy import RunOptions, make_plan
     from orgdeploy.diffs import template_diffs
     from orgdeploy.report_text import plan_text
     from orgdeploy.templates import render_all
 
-    loaded = load_config(config)
-    rendered = render_all(loaded)
-    with aws_context(options, loaded) as ctx:
+    rendered = render_all(config)
+    with aws_context(options, config) as ctx:
         inventory, the_plan = make_plan(
-            ctx, loaded, options=RunOptions(quota_override=_quotas(quota)), rendered=rendered
+            ctx, config, options=RunOptions(quota_override=_quotas(quota)), rendered=rendered
         )
     diffs = template_diffs(the_plan, inventory, rendered)
     if output is Output.json:
@@ -356,7 +355,7 @@ def add_region(
     unknown = [r for r in regions if r not in known_regions()]
     if unknown:
         raise BadInputError(f"REGIONS: unknown Region(s) {', '.join(unknown)}; expected names like eu-west-1")
-    options = _options(
+    options = AwsCliOptions(
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
