@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orgdeploy.config import parse_config
-from orgdeploy.inventory import (
+from orgdeploy.config.model import parse_config
+from orgdeploy.planning.inventory import (
     Account,
     AccountFacts,
     Inventory,
@@ -35,10 +35,10 @@ from orgdeploy.inventory import (
     StackSetState,
     StackState,
 )
-from orgdeploy.jinja import cfn_dir
-from orgdeploy.plan import Plan
-from orgdeploy.planner import plan
-from orgdeploy.templates import RenderedSet, render_all
+from orgdeploy.planning.plan import Plan
+from orgdeploy.planning.planner import plan
+from orgdeploy.templates.jinja import cfn_dir
+from orgdeploy.templates.render import RenderedSet, render_all
 
 REGIONS = [
     "us-east-1",

@@ -2,7 +2,7 @@
 
 The sandbox's aggregator is given the compliance of 1,000 accounts x 17 Regions x 40 rules, with 20
 recorded resources in every account and Region of which 5% fail one rule, and pack-suffixed rule
-names that differ per account and Region (orgdeploy.sandbox.compliance_seed.synthetic_store). Both
+names that differ per account and Region (orgdeploy.sandbox.compliance.seed.synthetic_store). Both
 strategies then read it through boto3 and the real moto server, and the script prints, side by side:
 
 - API calls, per API and in total;
@@ -33,8 +33,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from orgdeploy.aws.compliance import DEFAULT_RATE, read_report
-from orgdeploy.sandbox.account_api import DEFAULT_REGIONS
-from orgdeploy.sandbox.compliance_seed import install_store, synthetic_store
+from orgdeploy.sandbox.compliance.seed import install_store, synthetic_store
+from orgdeploy.sandbox.org.account_api import DEFAULT_REGIONS
 from orgdeploy.sandbox.server import start_sandbox
 
 AGGREGATOR = "orgdeploy"

@@ -38,7 +38,7 @@ def cli(capsys: pytest.CaptureFixture[str]):
 @pytest.fixture
 def example_dir(tmp_path: Path) -> Path:
     """A folder holding the example config and the default pack, as `orgdeploy init` writes them."""
-    from orgdeploy.scaffold import write_example
+    from orgdeploy.templates.scaffold import write_example
 
     write_example(tmp_path, force=False)
     return tmp_path

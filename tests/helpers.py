@@ -7,14 +7,14 @@ from typing import Any
 
 import yaml
 
-from orgdeploy.config import Config, parse_config
+from orgdeploy.config.model import Config, parse_config
 
 
 def make_config(base_dir: Path, **overrides: Any) -> Config:
     """A valid config with the default pack in base_dir, updated with overrides (top-level keys)."""
     pack = base_dir / "packs" / "baseline.yaml"
     if not pack.exists():
-        from orgdeploy.jinja import cfn_dir
+        from orgdeploy.templates.jinja import cfn_dir
 
         pack.parent.mkdir(parents=True, exist_ok=True)
         pack.write_text((cfn_dir() / "packs" / "baseline.yaml").read_text(encoding="utf-8"), encoding="utf-8")

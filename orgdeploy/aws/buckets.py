@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orgdeploy.aws.permissions import ADMINS, DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.permissions import ADMINS, DEPLOYERS, Need
 
 PERMISSIONS = (
     Need(("s3:PutObject",), DEPLOYERS, "upload pack bodies over 51,200 bytes"),

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.inventory import AccountFacts, RecorderFact
-from orgdeploy.permissions import DEPLOYERS, Need
-from orgdeploy.recorders import classify_recorder
+from orgdeploy.planning.inventory import AccountFacts, RecorderFact, classify_recorder
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForConfig"
 CENSUS_WORKERS = 8

@@ -1,4 +1,4 @@
-"""Read non-compliant resources from a Config aggregator (the shell around orgdeploy.compliance).
+"""Read non-compliant resources from a Config aggregator (the shell around orgdeploy.reporting).
 
 Two strategies give the same Evaluations:
 
@@ -34,8 +34,10 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from orgdeploy.aws.permissions import ADMINS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code
-from orgdeploy.compliance.model import (
+from orgdeploy.errors import AwsError, BadInputError
+from orgdeploy.reporting.compliance import (
     AccountCount,
     CappedCount,
     ComplianceReport,
@@ -44,9 +46,7 @@ from orgdeploy.compliance.model import (
     SourceProblem,
     to_rows,
 )
-from orgdeploy.compliance.names import PackIndex
-from orgdeploy.errors import AwsError, BadInputError
-from orgdeploy.permissions import ADMINS, Need
+from orgdeploy.reporting.rule_names import PackIndex
 
 Strategy = Literal["query", "rules", "auto"]
 # AWS publishes no TPS for these APIs; 10 calls a second per API stays under what accounts usually get.

@@ -6,14 +6,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from orgdeploy import naming
 from orgdeploy.aws.organizations import read_organization
+from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.config import Config
+from orgdeploy.config.model import Config
 from orgdeploy.errors import AwsError, BadInputError
-from orgdeploy.events import Timeline, TimelineQuery, build_timeline
-from orgdeploy.permissions import DEPLOYERS, Need
+from orgdeploy.reporting.events import Timeline, TimelineQuery, build_timeline
+from orgdeploy.templates import naming
 
 PERMISSIONS = (
     # From the hub account itself, or through census.role_name in it.

@@ -6,17 +6,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from orgdeploy import naming
 from orgdeploy.aws.census import survey
 from orgdeploy.aws.organizations import read_organization
 from orgdeploy.aws.quotas import read_quotas
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
-from orgdeploy.config import Config
-from orgdeploy.inventory import Inventory, Quotas, StackSetState, StackState
-from orgdeploy.planner_notifications import hub_locations
-from orgdeploy.preflight import check_caller
+from orgdeploy.config.model import Config
+from orgdeploy.planning.inventory import Inventory, Quotas, StackSetState, StackState
+from orgdeploy.planning.notifications import hub_locations
+from orgdeploy.planning.preflight import check_caller
+from orgdeploy.templates import naming
 
 Progress = Callable[[str], None]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orgdeploy.aws.permissions import Need
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacksets import StackSetsGateway
-from orgdeploy.permissions import Need
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_PRINCIPAL = "config.amazonaws.com"

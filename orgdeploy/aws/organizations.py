@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
-from orgdeploy.inventory import Account, Organization, OrgUnit
-from orgdeploy.permissions import DEPLOYERS, Need
+from orgdeploy.planning.inventory import Account, Organization, OrgUnit
 
 PERMISSIONS = (
     Need(

@@ -13,7 +13,7 @@ from orgdeploy.aws import (
     stacks,
     stacksets,
 )
-from orgdeploy.permissions import Need
+from orgdeploy.aws.permissions import Need
 
 GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets, events_log, compliance)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.inventory import DEFAULT_INSTANCES_PER_STACK_SET_QUOTA, DEFAULT_STACK_SET_QUOTA, Quotas
-from orgdeploy.permissions import DEPLOYERS, Need
+from orgdeploy.planning.inventory import DEFAULT_INSTANCES_PER_STACK_SET_QUOTA, DEFAULT_STACK_SET_QUOTA, Quotas
 
 STACK_SETS_CODE = "L-EC62D81A"
 INSTANCES_CODE = "L-C8225BA5"

@@ -56,6 +56,12 @@ class AwsContext:
         with self._lock:
             return self._clients.setdefault(key, client)
 
+    @classmethod
+    def with_static_keys(cls, options: AwsOptions, *, access_key: str, secret_key: str, region: str) -> AwsContext:
+        """A context whose caller uses fixed keys (the sandbox's), not the credential chain."""
+        session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
+        return cls(options, session=session, default_region=region)
+
     @property
     def caller_account(self) -> str:
         if self._caller is None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code, poll
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.inventory import StackState
-from orgdeploy.permissions import DEPLOYERS, Need
-from orgdeploy.statuses import StackPhase, stack_phase
+from orgdeploy.planning.inventory import StackPhase, StackState, stack_phase
 
 _STACK_ACTIONS = (
     "cloudformation:DescribeStacks",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from orgdeploy.aws.permissions import ADMINS, DEPLOYERS, Need
 from orgdeploy.aws.retry import BUSY_CODES, THROTTLING_CODES, call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
-from orgdeploy.inventory import Operation, StackInstance, StackSetState
-from orgdeploy.permissions import ADMINS, DEPLOYERS, Need
+from orgdeploy.planning.inventory import Operation, OperationResult, StackInstance, StackSetState
 
 # Calls whose botocore model has no CallAs member.
 _NO_CALL_AS = frozenset({"activate_organizations_access", "deactivate_organizations_access"})
@@ -42,14 +41,6 @@ PERMISSIONS = (
     # AWS checks the caller's registration when CallAs=DELEGATED_ADMIN.
     Need(("organizations:ListDelegatedAdministrators",), frozenset({"delegated-admin"}), "CallAs=DELEGATED_ADMIN"),
 )
-
-
-@dataclass(frozen=True)
-class OperationResult:
-    account: str
-    region: str
-    status: str
-    reason: str
 
 
 def stack_set_name_from_arn(arn: str) -> str:

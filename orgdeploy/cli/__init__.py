@@ -1,7 +1,5 @@
-"""The orgdeploy command line. Commands are thin: parse options, call the library, print.
-
-Only typer is imported at start-up; each command imports what it needs, so
-`orgdeploy --help` stays fast.
+"""Holds the commands, which are thin: parse options, call the library, print. Only typer loads at start-up.
+Imports every room, each lazily inside its command; sandbox/ only on the --sandbox path (aws_options, commands_sandbox).
 """
 
 from __future__ import annotations

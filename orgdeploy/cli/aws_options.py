@@ -12,7 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from orgdeploy.aws.session import AwsContext
-    from orgdeploy.config import Config
+    from orgdeploy.config.model import Config
 
 Profile = Annotated[
     str | None, typer.Option("--profile", help="Named AWS profile (as the AWS CLI's --profile).", envvar="AWS_PROFILE")
@@ -75,19 +75,15 @@ def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
         return
     sandbox = _start_sandbox(options, config)
     try:
-        import boto3
-
-        session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=config.home_region
-        )
         typer.echo(f"sandbox: emulated organization at {sandbox.endpoint_url}", err=True)
         typer.echo(sandbox.summary.to_text().rstrip(), err=True)
-        yield AwsContext(
+        yield AwsContext.with_static_keys(
             AwsOptions(
                 None, config.home_region, sandbox.endpoint_url, member_role=config.census.role_name, role_arns=role_arns
             ),
-            session=session,
-            default_region=config.home_region,
+            access_key="testing",
+            secret_key="testing",
+            region=config.home_region,
         )
     finally:
         sandbox.stop()

@@ -40,9 +40,9 @@ def census(
 
     from orgdeploy.aws.census import survey
     from orgdeploy.aws.organizations import read_organization
-    from orgdeploy.census_report import Census
-    from orgdeploy.config import load_config
-    from orgdeploy.inventory import AccountFacts
+    from orgdeploy.config.model import load_config
+    from orgdeploy.planning.inventory import AccountFacts
+    from orgdeploy.reporting.census import Census
 
     loaded = load_config(config)
     with aws_context(AwsCliOptions(profile, region, endpoint_url, sandbox), loaded) as ctx:
@@ -86,9 +86,9 @@ def org_setup(
     import json
 
     from orgdeploy.aws.org_setup import org_setup as run_setup
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
-    from orgdeploy.preflight import WrongAccount
+    from orgdeploy.planning.preflight import WrongAccount
 
     loaded = load_config(config)
     if output is CensusOutput.csv:
@@ -132,8 +132,8 @@ def permissions(
     `update` only. member: census.role_name in each member account.
     The policy is built from the permissions each AWS call declares in code.
     """
+    from orgdeploy.aws.permissions import policy_json
     from orgdeploy.aws.policy import all_needs
-    from orgdeploy.permissions import policy_json
 
     typer.echo(policy_json(role.value, all_needs()))
 

@@ -24,7 +24,7 @@ from orgdeploy.cli.aws_options import (
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
 if TYPE_CHECKING:
-    from orgdeploy.config import Config
+    from orgdeploy.config.model import Config
 
 
 class Output(StrEnum):
@@ -53,7 +53,7 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds to wait
 
 def _quotas(values: list[str] | None) -> Any:
     from orgdeploy.errors import BadInputError
-    from orgdeploy.inventory import Quotas
+    from orgdeploy.planning.inventory import Quotas
 
     if not values:
         return None
@@ -86,9 +86,9 @@ def plan(
     StackSets quotas, and every account's existing Config state, then prints
     the ordered steps. `--output json` prints the documented plan contract.
     """
-    from orgdeploy.config import load_config
-    from orgdeploy.deploy import RunOptions, make_plan
-    from orgdeploy.report_text import plan_text
+    from orgdeploy.config.model import load_config
+    from orgdeploy.reporting.run_text import plan_text
+    from orgdeploy.running.deploy import RunOptions, make_plan
 
     loaded = load_config(config)
     quotas = _quotas(quota)
@@ -147,10 +147,10 @@ def _apply_in(
     timeout: float,
 ) -> None:
     """Plan, confirm, execute and report, with an open AwsContext. Exit 1 when anything failed."""
-    from orgdeploy.deploy import RunOptions, apply
-    from orgdeploy.executor import ExecutorSettings
-    from orgdeploy.progress import LineReporter, LiveReporter, SilentReporter, SwitchableReporter
-    from orgdeploy.report_text import execution_text, plan_text
+    from orgdeploy.reporting.run_text import execution_text, plan_text
+    from orgdeploy.running.deploy import RunOptions, apply
+    from orgdeploy.running.executor import ExecutorSettings
+    from orgdeploy.running.progress import LineReporter, LiveReporter, SilentReporter, SwitchableReporter
 
     reporter = SwitchableReporter(SilentReporter() if output is Output.json else LineReporter())
 
@@ -193,7 +193,7 @@ def _apply_in(
 def _summary(ctx: Any, config: Any) -> str:
     """What is deployed now, read back from AWS (not from what the run believes it did)."""
     from orgdeploy.aws.inventory_reader import read_inventory
-    from orgdeploy.status import status_report
+    from orgdeploy.reporting.status import status_report
 
     return status_report(read_inventory(ctx, config, census=False)).to_text()
 
@@ -223,7 +223,7 @@ def bootstrap(
 
     Exit status: 0 success or nothing to do, 1 something failed, 2 bad input.
     """
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
 
     _run(
         config=load_config(config),
@@ -294,9 +294,9 @@ def update(
 
 def _lint_gate(config: Path) -> Config:
     """The loaded config, once every rendered template lints without errors (else exit 2)."""
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
-    from orgdeploy.lint import format_result, lint_config
+    from orgdeploy.templates.lint import format_result, lint_config
 
     loaded = load_config(config)
     result = lint_config(loaded)
@@ -306,10 +306,10 @@ def _lint_gate(config: Path) -> Config:
 
 
 def _dry_run(*, config: Config, output: Output, quota: list[str] | None, options: AwsCliOptions) -> None:
-    from orgdeploy.deploy import RunOptions, make_plan
-    from orgdeploy.diffs import template_diffs
-    from orgdeploy.report_text import plan_text
-    from orgdeploy.templates import render_all
+    from orgdeploy.planning.diffs import template_diffs
+    from orgdeploy.reporting.run_text import plan_text
+    from orgdeploy.running.deploy import RunOptions, make_plan
+    from orgdeploy.templates.render import render_all
 
     rendered = render_all(config)
     with aws_context(options, config) as ctx:
@@ -345,9 +345,9 @@ def add_region(
     is never re-created, and the aggregator already covers every Region.
     Regions that are unknown, or not enabled for the management account, are refused.
     """
-    from orgdeploy.awsdata import known_regions
-    from orgdeploy.config import load_config
-    from orgdeploy.config_edit import add_regions
+    from orgdeploy.config.awsdata import known_regions
+    from orgdeploy.config.edit import add_regions
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
 
     loaded = load_config(config)

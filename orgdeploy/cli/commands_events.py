@@ -60,9 +60,9 @@ def events(
     Exit status: 0, also when nothing happened; 1 the timeline cannot be read; 2 bad input.
     """
     from orgdeploy.aws.events_log import read_timeline
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
-    from orgdeploy.events import TimelineQuery
+    from orgdeploy.reporting.events import TimelineQuery
 
     loaded = load_config(config)
     query = TimelineQuery.parse(since=since, account=account, rule=rule)
@@ -83,10 +83,10 @@ def events(
 
 def _deploy_into_sandbox(ctx: Any, config: Any) -> None:
     """A fresh sandbox has no hub: deploy the config first, as `bootstrap --enable-trusted-access --yes` would."""
-    from orgdeploy.deploy import RunOptions, apply
     from orgdeploy.errors import OrgDeployError
-    from orgdeploy.executor import ExecutorSettings
-    from orgdeploy.progress import SilentReporter
+    from orgdeploy.running.deploy import RunOptions, apply
+    from orgdeploy.running.executor import ExecutorSettings
+    from orgdeploy.running.progress import SilentReporter
 
     typer.echo("sandbox: deploying the config (with notifications) into the emulated organization...", err=True)
     report = apply(

@@ -22,10 +22,10 @@ from orgdeploy.cli.aws_options import (
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
 if TYPE_CHECKING:
-    from orgdeploy.compliance.model import RowFilter
-    from orgdeploy.compliance.names import PackIndex
-    from orgdeploy.config import Config
-    from orgdeploy.cost import PackSize
+    from orgdeploy.config.model import Config
+    from orgdeploy.reporting.compliance import RowFilter
+    from orgdeploy.reporting.cost import PackSize
+    from orgdeploy.reporting.rule_names import PackIndex
 
 
 class Strategy(StrEnum):
@@ -63,9 +63,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 
 
 def _where(rules: list[str], accounts: list[str], regions: list[str]) -> RowFilter:
-    from orgdeploy.awsdata import known_regions
-    from orgdeploy.compliance.model import RowFilter, check_glob
+    from orgdeploy.config.awsdata import known_regions
     from orgdeploy.errors import BadInputError
+    from orgdeploy.reporting.compliance import RowFilter, check_glob
 
     for glob in rules:
         try:
@@ -97,9 +97,9 @@ def _report_format(output: ReportOutput | None, out: Path | None) -> ReportOutpu
 
 
 def _pack_index(config: Config) -> PackIndex:
-    from orgdeploy.compliance.names import pack_index
-    from orgdeploy.naming import pack_resource_name
-    from orgdeploy.templates import render_pack_body
+    from orgdeploy.reporting.rule_names import pack_index
+    from orgdeploy.templates.naming import pack_resource_name
+    from orgdeploy.templates.render import render_pack_body
 
     return pack_index(
         (pack_resource_name(config, pack), render_pack_body(config, pack).body) for pack in config.conformance_packs
@@ -153,9 +153,9 @@ def report(
     Exit status: 0, or 1 with --fail-on-noncompliant when anything is non-compliant; 2 for bad input.
     """
     from orgdeploy.aws.compliance import read_report
-    from orgdeploy.compliance.render import render
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
+    from orgdeploy.reporting.compliance_render import render
 
     loaded = load_config(config)
     name = aggregator or loaded.aggregator.name
@@ -195,10 +195,10 @@ def report(
 
 
 def _pack_sizes(config: Config, regions: int | None) -> tuple[PackSize, ...]:
-    from orgdeploy.compliance.names import rules_in_pack_body
-    from orgdeploy.cost import PackSize
-    from orgdeploy.naming import pack_resource_name
-    from orgdeploy.templates import render_pack_body
+    from orgdeploy.reporting.cost import PackSize
+    from orgdeploy.reporting.rule_names import rules_in_pack_body
+    from orgdeploy.templates.naming import pack_resource_name
+    from orgdeploy.templates.render import render_pack_body
 
     sizes = []
     for pack in config.conformance_packs:
@@ -212,7 +212,7 @@ def _pack_sizes(config: Config, regions: int | None) -> tuple[PackSize, ...]:
 def _excluded_types(values: list[str]) -> tuple[str, ...]:
     import difflib
 
-    from orgdeploy.awsdata import config_resource_types
+    from orgdeploy.config.awsdata import config_resource_types
     from orgdeploy.errors import BadInputError
 
     types = [t.strip() for value in values for t in value.split(",") if t.strip()]
@@ -285,9 +285,9 @@ def cost(
     """
     from decimal import Decimal
 
-    from orgdeploy.config import load_config
-    from orgdeploy.cost import CostInputs, cost_dict, cost_report, load_prices, render_cost_table
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
+    from orgdeploy.reporting.cost import CostInputs, cost_dict, cost_report, load_prices, render_cost_table
 
     path = config / "orgdeploy.yaml" if config.is_dir() else config
     loaded = load_config(config) if from_org or path.exists() or config != DEFAULT_CONFIG else None
@@ -309,7 +309,7 @@ def cost(
             counts = {t: round(n * accounts / org_accounts) for t, n in counts.items()}
             sizes_from += f", scaled from {org_accounts} to {accounts} accounts"
         accounts = accounts or org_accounts
-    from orgdeploy.config import Recording
+    from orgdeploy.config.model import Recording
 
     recording = loaded.recording if loaded else Recording()
     if recording.strategy == "include" and counts:

@@ -27,8 +27,8 @@ def status(
     Exit status 1 when anything is not healthy.
     """
     from orgdeploy.aws.inventory_reader import read_inventory
-    from orgdeploy.config import load_config
-    from orgdeploy.status import status_report
+    from orgdeploy.config.model import load_config
+    from orgdeploy.reporting.status import status_report
 
     loaded = load_config(config)
     options = AwsCliOptions(profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox)
@@ -64,13 +64,13 @@ def destroy(
     --retain-resources is given.
     """
     from orgdeploy.aws.inventory_reader import read_inventory
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
     from orgdeploy.errors import BadInputError
-    from orgdeploy.executor import Executor, ExecutorSettings
-    from orgdeploy.progress import LineReporter, SilentReporter
-    from orgdeploy.report_text import execution_text, plan_text
-    from orgdeploy.teardown import plan_destroy
-    from orgdeploy.templates import render_all
+    from orgdeploy.planning.teardown import plan_destroy
+    from orgdeploy.reporting.run_text import execution_text, plan_text
+    from orgdeploy.running.executor import Executor, ExecutorSettings
+    from orgdeploy.running.progress import LineReporter, SilentReporter
+    from orgdeploy.templates.render import render_all
 
     loaded = load_config(config)
     if not yes and not is_interactive():

@@ -33,7 +33,7 @@ def init(
 
     Edit these two files, then run `orgdeploy lint` and `orgdeploy plan`.
     """
-    from orgdeploy.scaffold import write_example
+    from orgdeploy.templates.scaffold import write_example
 
     for path in write_example(directory, force=force):
         typer.echo(f"wrote {path}")
@@ -53,8 +53,8 @@ def render(
     """
     import json
 
-    from orgdeploy.config import load_config
-    from orgdeploy.render_output import write_render_output
+    from orgdeploy.config.model import load_config
+    from orgdeploy.templates.manifest import write_render_output
 
     manifest, written = write_render_output(load_config(config), out)
     if output is OutputChoice.json:
@@ -79,8 +79,8 @@ def lint(
     Exit status: 0 when there are no errors (and no warnings under --strict),
     1 when there are, 2 when the config itself is invalid.
     """
-    from orgdeploy.config import load_config
-    from orgdeploy.lint import format_result, lint_config
+    from orgdeploy.config.model import load_config
+    from orgdeploy.templates.lint import format_result, lint_config
 
     loaded = load_config(config)
     result = lint_config(loaded)

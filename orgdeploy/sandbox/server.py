@@ -21,15 +21,15 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from orgdeploy.sandbox.account_api import install_account_api
-from orgdeploy.sandbox.compliance_api import install_compliance_api
+from orgdeploy.sandbox.compliance.api import install_compliance_api
 from orgdeploy.sandbox.moto_fixes import install_moto_fixes
-from orgdeploy.sandbox.stacksets import install_stackset_realism
+from orgdeploy.sandbox.org.account_api import install_account_api
+from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
 from orgdeploy.sandbox.state import STATE, reset_state
 from orgdeploy.sandbox.throttle import ThrottleMiddleware
 
 if TYPE_CHECKING:
-    from orgdeploy.sandbox.seed import SeedSummary
+    from orgdeploy.sandbox.org.seed import SeedSummary
 
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
@@ -131,9 +131,9 @@ def start_sandbox(
     home_region: str = "us-east-1",
 ) -> RunningSandbox:
     """A fresh, seeded sandbox organization behind a moto server; stop() it (or use `with`)."""
-    from orgdeploy.sandbox.compliance_seed import install_store, seed_compliance
-    from orgdeploy.sandbox.resources import register_resource_models
-    from orgdeploy.sandbox.seed import seed_organization
+    from orgdeploy.sandbox.cfn_models.registry import register_resource_models
+    from orgdeploy.sandbox.compliance.seed import install_store, seed_compliance
+    from orgdeploy.sandbox.org.seed import seed_organization
 
     if not 0.0 <= throttle_rate <= 1.0:
         raise ValueError(f"throttle_rate must be between 0 and 1, not {throttle_rate}")

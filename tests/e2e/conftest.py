@@ -171,7 +171,7 @@ def served_sandbox(sandbox_factory: Callable[..., ServedSandbox]) -> str:
 
 def write_config(folder: Path, **replacements: str) -> Path:
     """`orgdeploy init` into folder (us-east-1 + eu-west-1, one pack); replacements edit the YAML text."""
-    from orgdeploy.scaffold import write_example
+    from orgdeploy.templates.scaffold import write_example
 
     folder.mkdir(parents=True, exist_ok=True)
     write_example(folder, force=False)

@@ -19,7 +19,7 @@ MANAGEMENT = "123456789012"
 
 
 def write_config(tmp_path: Path, **overrides: Any) -> Path:
-    from orgdeploy.scaffold import write_example
+    from orgdeploy.templates.scaffold import write_example
 
     write_example(tmp_path, force=True)
     path = tmp_path / "orgdeploy.yaml"

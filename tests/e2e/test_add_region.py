@@ -26,7 +26,7 @@ conformance_packs:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    from orgdeploy.jinja import cfn_dir
+    from orgdeploy.templates.jinja import cfn_dir
 
     (tmp_path / "packs").mkdir()
     (tmp_path / "packs" / "baseline.yaml").write_text((cfn_dir() / "packs" / "baseline.yaml").read_text())

@@ -225,17 +225,17 @@ def test_bootstrap_wires_every_account_and_region_to_the_hub(
     assert code == 0, err
     orgdeploy_calls += recorder.calls[mark:]
     assert _forward_rules(endpoint, PROD_1, OTHER) == {} and _forward_rules(endpoint, MANAGEMENT, HOME) == {}
-    assert member_client(endpoint, "logs", AUDIT, HOME).describe_log_groups(logGroupNamePrefix=TIMELINE)[
-        "logGroups"
-    ] == []
+    assert (
+        member_client(endpoint, "logs", AUDIT, HOME).describe_log_groups(logGroupNamePrefix=TIMELINE)["logGroups"] == []
+    )
 
     # Every call of bootstrap, events and destroy is in the least-privilege policy of its role.
     _assert_permissions_cover(orgdeploy_calls)
 
 
 def _assert_permissions_cover(calls: list[tuple[str, str, dict[str, Any], str]]) -> None:
+    from orgdeploy.aws.permissions import actions_for, iam_action
     from orgdeploy.aws.policy import all_needs
-    from orgdeploy.permissions import actions_for, iam_action
 
     management = set(actions_for("management", all_needs()))
     member = set(actions_for("member", all_needs()))
@@ -260,9 +260,7 @@ def _notification_state(endpoint: str) -> dict[str, Any]:
             for s in hub_stacks
         ),
         "rules": [bool(_forward_rules(endpoint, a, r)) for a in (PROD_1, DEV_2, MANAGEMENT) for r in (HOME, OTHER)],
-        "hub bus": [
-            b["Name"] for b in member_client(endpoint, "events", AUDIT, HOME).list_event_buses()["EventBuses"]
-        ],
+        "hub bus": [b["Name"] for b in member_client(endpoint, "events", AUDIT, HOME).list_event_buses()["EventBuses"]],
     }
 
 
@@ -281,9 +279,12 @@ def _everything_else(endpoint: str) -> dict[str, Any]:
         if s["StackStatus"] != "DELETE_COMPLETE" and not s["StackName"].startswith("orgdeploy-notifications")
     )
     recorders = {
-        (a, r): [x["name"] for x in member_client(endpoint, "config", a, r).describe_configuration_recorders()[
-            "ConfigurationRecorders"
-        ]]
+        (a, r): [
+            x["name"]
+            for x in member_client(endpoint, "config", a, r).describe_configuration_recorders()[
+                "ConfigurationRecorders"
+            ]
+        ]
         for a in (PROD_1, DEV_2, AUDIT, MANAGEMENT)
         for r in (HOME, OTHER)
     }
@@ -348,8 +349,8 @@ def test_events_sandbox_shows_a_day_of_activity(tmp_path: Path, capsys: pytest.C
 def test_every_notification_resource_type_has_a_sandbox_model(tmp_path: Path) -> None:
     from moto.cloudformation import parsing
 
-    from orgdeploy.sandbox.resources import register_resource_models
-    from orgdeploy.templates import render_all
+    from orgdeploy.sandbox.cfn_models.registry import register_resource_models
+    from orgdeploy.templates.render import render_all
     from tests.helpers import decode_template, make_config
 
     register_resource_models()

@@ -160,8 +160,8 @@ def test_delegated_administrator_flow(
 def test_permissions_cover_every_call_of_a_full_run(
     inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from orgdeploy.aws.permissions import actions_for, iam_action
     from orgdeploy.aws.policy import all_needs
-    from orgdeploy.permissions import actions_for, iam_action
 
     config = write_config(tmp_path)
     endpoint = inprocess_sandbox.endpoint_url

@@ -30,9 +30,9 @@ from botocore.exceptions import ClientError
 from orgdeploy.aws.compliance import MAX_EXPRESSION, noncompliant_expressions, read_report
 from orgdeploy.cli.commands_report import register
 from orgdeploy.cli.common import run_app
-from orgdeploy.compliance.model import COLUMNS, RowFilter
-from orgdeploy.compliance.names import normalise_pack_name
 from orgdeploy.errors import AwsError
+from orgdeploy.reporting.compliance import COLUMNS, RowFilter
+from orgdeploy.reporting.rule_names import normalise_pack_name
 from orgdeploy.sandbox.server import RunningSandbox, start_sandbox
 from orgdeploy.sandbox.state import STATE
 from tests.conftest import REPO_ROOT, CliResult
@@ -61,7 +61,7 @@ def config_client(sandbox: RunningSandbox) -> Any:
 
 @pytest.fixture(scope="module")
 def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from orgdeploy.scaffold import write_example
+    from orgdeploy.templates.scaffold import write_example
 
     folder = tmp_path_factory.mktemp("org")
     write_example(folder, force=False)
@@ -366,7 +366,7 @@ def test_cost_from_the_organization_and_the_worked_example(cli: Callable[..., Cl
         encoding="utf-8",
     )
     flat = tmp_path / "flat.json"
-    prices = json.loads((REPO_ROOT / "orgdeploy" / "data" / "prices.json").read_text(encoding="utf-8"))
+    prices = json.loads((REPO_ROOT / "orgdeploy" / "reporting" / "prices.json").read_text(encoding="utf-8"))
     prices["conformance_pack_evaluation_tiers"] = [{"up_to": None, "price": "0.0012"}]
     flat.write_text(json.dumps(prices), encoding="utf-8")
     result = cli("cost", "-c", str(tmp_path), "--accounts", "9", "--regions", "16", "--resources-per-account", "0",

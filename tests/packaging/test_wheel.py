@@ -45,7 +45,7 @@ def test_wheel_contains_templates_and_py_typed(wheel: Path) -> None:
     assert "orgdeploy/cfn/packs/baseline.yaml" in names
     assert "orgdeploy/cfn/orgdeploy.example.yaml" in names
     assert "orgdeploy/py.typed" in names
-    assert "orgdeploy/data/prices.json" in names
+    assert "orgdeploy/reporting/prices.json" in names
     for init in (REPO_ROOT / "orgdeploy").rglob("__init__.py"):
         assert str(init.relative_to(REPO_ROOT)) in names, f"{init.parent.name} is missing from the wheel"
     assert not any(name.startswith("tests/") for name in names)
@@ -62,7 +62,7 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     script = (
-        "import sys, orgdeploy.jinja as j; print(j.cfn_dir());"
+        "import sys, orgdeploy.templates.jinja as j; print(j.cfn_dir());"
         "from orgdeploy.cli import main; sys.argv[1:] = sys.argv[1:]; main()"
     )
 
@@ -83,7 +83,11 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
         shown = run(command, "--help")
         assert shown.returncode == 0, (command, shown.stderr)
     imports = subprocess.run(
-        [sys.executable, "-c", "import orgdeploy.aws.inventory_reader, orgdeploy.compliance.render, orgdeploy.cost"],
+        [
+            sys.executable,
+            "-c",
+            "import orgdeploy.aws.inventory_reader, orgdeploy.reporting.compliance_render, orgdeploy.reporting.cost",
+        ],
         cwd=work,
         env=env,
         capture_output=True,

@@ -15,11 +15,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from orgdeploy import naming
-from orgdeploy.config import Config
-from orgdeploy.sandbox.seed import SeedQuirk
+from orgdeploy.config.model import Config
+from orgdeploy.sandbox.org.seed import SeedQuirk
 from orgdeploy.sandbox.server import RunningSandbox, start_sandbox
-from orgdeploy.templates import RenderedSet, render_all
+from orgdeploy.templates import naming
+from orgdeploy.templates.render import RenderedSet, render_all
 from tests.helpers import decode_template, make_config
 
 HOME, OTHER = "us-east-1", "eu-west-1"
@@ -156,7 +156,7 @@ def deployed(sandbox: RunningSandbox, recorder_stack_set: str) -> dict[tuple[str
 def test_every_resource_type_in_the_templates_has_a_sandbox_model(rendered: RenderedSet) -> None:
     from moto.cloudformation import parsing
 
-    from orgdeploy.sandbox.resources import register_resource_models
+    from orgdeploy.sandbox.cfn_models.registry import register_resource_models
 
     register_resource_models()
     types = {

@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from orgdeploy.sandbox.resources import register_resource_models
+from orgdeploy.sandbox.cfn_models.registry import register_resource_models
 from orgdeploy.sandbox.state import reset_state
 
 MEMBER = "111111111111"

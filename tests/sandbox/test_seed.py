@@ -18,7 +18,7 @@ pytest.importorskip("moto")
 import boto3
 from moto.server import ThreadedMotoServer
 
-from orgdeploy.sandbox.seed import SeedSummary, seed_organization
+from orgdeploy.sandbox.org.seed import SeedSummary, seed_organization
 from orgdeploy.sandbox.state import STATE, reset_state
 
 DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 SEED_IN_NEW_PROCESS = """
 import json
 from moto.server import ThreadedMotoServer
-from orgdeploy.sandbox.seed import seed_organization
+from orgdeploy.sandbox.org.seed import seed_organization
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 pytest.importorskip("moto")
-pytest.importorskip("orgdeploy.sandbox.seed", reason="the seed module is not written yet")
-pytest.importorskip("orgdeploy.sandbox.resources", reason="the resource models are not written yet")
+pytest.importorskip("orgdeploy.sandbox.org.seed", reason="the seed module is not written yet")
+pytest.importorskip("orgdeploy.sandbox.cfn_models.registry", reason="the resource models are not written yet")
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from orgdeploy.sandbox.seed import SeedQuirk
+from orgdeploy.sandbox.org.seed import SeedQuirk
 from orgdeploy.sandbox.server import RunningSandbox, launch_server, start_sandbox
 
 REPO = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ TOPIC = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properti
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     try:
-        from orgdeploy.sandbox.resources import register_resource_models
+        from orgdeploy.sandbox.cfn_models.registry import register_resource_models
     except ImportError:
         pass  # only the recorder test needs the Config models; it skips without them
     else:
@@ -240,7 +240,7 @@ def recorder_template() -> str:
 
 @pytest.fixture
 def foreign_recorder(endpoint: str) -> Org:
-    pytest.importorskip("orgdeploy.sandbox.resources", reason="the Config resource models are not written yet")
+    pytest.importorskip("orgdeploy.sandbox.cfn_models.registry", reason="the Config models are not written yet")
     org = build_org(endpoint)
     config = client(endpoint, "config", org.accounts["a2"], "us-east-1")
     config.put_configuration_recorder(

@@ -137,7 +137,7 @@ def test_debug_shows_traceback(cli, tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(example_dir: Path) -> None:
-    from orgdeploy.config import load_config
+    from orgdeploy.config.model import load_config
 
     config = load_config(example_dir / "orgdeploy.yaml")
     assert config.home_region == "us-east-1"

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from orgdeploy.cost import (
+from orgdeploy.errors import BadInputError
+from orgdeploy.reporting.cost import (
     CostInputs,
     PackSize,
     PriceTable,
@@ -23,7 +24,6 @@ from orgdeploy.cost import (
     render_cost_table,
     tiered,
 )
-from orgdeploy.errors import BadInputError
 
 
 def _prices(**changes: Any) -> dict[str, Any]:
@@ -187,6 +187,6 @@ def test_a_price_file_that_is_not_json(tmp_path: Path) -> None:
 def test_prices_live_in_the_data_file_only() -> None:
     shipped = load_prices()
     assert isinstance(shipped, PriceTable)
-    source = (Path(__file__).resolve().parents[2] / "orgdeploy" / "cost.py").read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / "orgdeploy" / "reporting" / "cost.py").read_text(encoding="utf-8")
     for price in ("0.003", "0.012", "0.0008", "0.0005"):
         assert price not in source

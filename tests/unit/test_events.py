@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orgdeploy.errors import BadInputError
-from orgdeploy.events import TimelineQuery, build_timeline, parse_event, parse_since
+from orgdeploy.reporting.events import TimelineQuery, build_timeline, parse_event, parse_since
 
 PROD = "537510074089"
 DEV = "029061126486"

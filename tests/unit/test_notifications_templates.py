@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from orgdeploy.config import Config
+from orgdeploy.config.model import Config
 from orgdeploy.errors import BadInputError, ConfigError
-from orgdeploy.inventory import Account, Inventory, StackState
-from orgdeploy.plan import Plan
-from orgdeploy.planner import PlanOptions, plan
-from orgdeploy.templates import RenderedSet, render_all
+from orgdeploy.planning.inventory import Account, Inventory, StackState
+from orgdeploy.planning.plan import Plan
+from orgdeploy.planning.planner import PlanOptions, plan
+from orgdeploy.templates.render import RenderedSet, render_all
 from tests.helpers import decode_template, make_config
 from tests.unit.test_planner import AUDIT, GONE, HOME, MGMT, OTHER, PROD1, _apply, ancestors, inventory, with_facts
 
@@ -57,9 +57,7 @@ def test_bad_notification_settings_name_the_key(tmp_path: Path, settings: dict[s
 
 def test_a_malformed_email_exits_2_from_the_cli(cli: Any, example_dir: Path) -> None:
     config = example_dir / "orgdeploy.yaml"
-    config.write_text(
-        config.read_text() + "notifications:\n  hub_account: '407522758688'\n  emails: [ops@example]\n"
-    )
+    config.write_text(config.read_text() + "notifications:\n  hub_account: '407522758688'\n  emails: [ops@example]\n")
     result = cli("render", "-c", str(config), "--out", str(example_dir / "out"))
     assert result.exit_code == 2
     assert "notifications.emails[0]: expected an email address" in result.stderr

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from orgdeploy.config import Config
+from orgdeploy.config.model import Config
 from orgdeploy.errors import PlanBlocked
-from orgdeploy.inventory import (
+from orgdeploy.planning.inventory import (
     Account,
     AccountFacts,
     Inventory,
@@ -27,10 +27,10 @@ from orgdeploy.inventory import (
     StackSetState,
     StackState,
 )
-from orgdeploy.plan import STACK_SET_OPERATIONS, Plan, Step
-from orgdeploy.plan_steps import OU_BATCH
-from orgdeploy.planner import PlanOptions, plan
-from orgdeploy.templates import RenderedSet, render_all
+from orgdeploy.planning.plan import STACK_SET_OPERATIONS, Plan, Step
+from orgdeploy.planning.planner import PlanOptions, plan
+from orgdeploy.planning.steps import OU_BATCH
+from orgdeploy.templates.render import RenderedSet, render_all
 from tests.helpers import make_config
 
 MGMT = "100000000000"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orgdeploy.compliance.model import RowFilter, check_glob
-from orgdeploy.compliance.names import (
+from orgdeploy.reporting.compliance import RowFilter, check_glob
+from orgdeploy.reporting.rule_names import (
     PackIndex,
     normalise_pack_name,
     normalise_rule_name,

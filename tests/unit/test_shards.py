@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from orgdeploy.config import Config
-from orgdeploy.inventory import Account, Inventory, Organization, OrgUnit, Quotas, StackInstance, StackSetState
-from orgdeploy.planner import plan
-from orgdeploy.shards import QuotaExceeded, RecorderShard, shard_recorder_targets
-from orgdeploy.templates import render_all
+from orgdeploy.config.model import Config
+from orgdeploy.planning.inventory import Account, Inventory, Organization, OrgUnit, Quotas, StackInstance, StackSetState
+from orgdeploy.planning.planner import plan
+from orgdeploy.planning.shards import QuotaExceeded, RecorderShard, shard_recorder_targets
+from orgdeploy.templates.render import render_all
 from tests.helpers import make_config
 
 MGMT = "100000000000"

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from orgdeploy.inventory import Account, Inventory, Operation, Organization, OrgUnit, StackInstance, StackSetState
-from orgdeploy.status import status_report
+from orgdeploy.planning.inventory import (
+    Account,
+    Inventory,
+    Operation,
+    Organization,
+    OrgUnit,
+    StackInstance,
+    StackSetState,
+)
+from orgdeploy.reporting.status import status_report
 
 ORG = Organization(
     "o-abcdefghij",

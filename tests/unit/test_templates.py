@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from orgdeploy.awsdata import GLOBAL_IAM_RESOURCE_TYPES
-from orgdeploy.recording import recording_group, recording_mode
-from orgdeploy.templates import INLINE_PACK_LIMIT_BYTES, render_all
+from orgdeploy.config.awsdata import GLOBAL_IAM_RESOURCE_TYPES
+from orgdeploy.templates.recording import recording_group, recording_mode
+from orgdeploy.templates.render import INLINE_PACK_LIMIT_BYTES, render_all
 from tests.helpers import decode_template, make_config
 
 

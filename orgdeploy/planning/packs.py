@@ -1,0 +1,97 @@
+"""Organization conformance pack steps, and which accounts each pack must exclude (pure)."""
+
+from __future__ import annotations
+
+from orgdeploy.config.model import Config, ConformancePack
+from orgdeploy.errors import PlanBlocked
+from orgdeploy.planning.inventory import Inventory
+from orgdeploy.planning.plan import Skip, Step
+from orgdeploy.planning.steps import Builder, stack_parameters, stack_step
+from orgdeploy.templates import naming
+from orgdeploy.templates.render import RenderedSet
+
+MAX_EXCLUDED_ACCOUNTS = 1_000
+
+
+def pack_excluded_accounts(
+    config: Config, inventory: Inventory, pack: ConformancePack, region: str, recorder_accounts: list[str]
+) -> dict[str, str]:
+    """Accounts the pack must skip in region, with why: every org account without a working recorder there."""
+    org = inventory.organization
+    excluded = {a: "excluded by conformance_packs[].excluded_accounts" for a in pack.excluded_accounts}
+    will_record = set(recorder_accounts)
+    if config.management_account.deploy:
+        will_record.add(org.management_account_id)
+    for account in org.accounts:
+        if account.id in will_record or account.id in excluded:
+            continue
+        facts = inventory.facts_for(account.id)
+        recorder = facts.recorder(region) if facts else None
+        if recorder is not None and recorder.recording and account.active:
+            continue  # A foreign recorder that records counts as working.
+        if not account.active:
+            excluded[account.id] = f"account is {account.status}"
+        elif recorder is not None:
+            excluded[account.id] = f"its recorder {recorder.name!r} is not recording"
+        else:
+            excluded[account.id] = "no recorder in this Region"
+    return dict(sorted(excluded.items()))
+
+
+def plan_pack_steps(
+    *,
+    builder: Builder,
+    config: Config,
+    inventory: Inventory,
+    rendered: RenderedSet,
+    per_region: dict[str, list[str]],
+    bucket_name: str,
+    after: dict[str, tuple[str | None, ...]],
+    bucket_step: str | None,
+) -> list[str]:
+    org = inventory.organization
+    steps = []
+    for pack in config.conformance_packs:
+        body = next(b for b in rendered.pack_bodies if b.pack == pack.name)
+        upload = None
+        if body.s3_key:
+            upload = builder.add(
+                Step(
+                    id=f"pack-{pack.name}-upload",
+                    action="upload_artifact",
+                    target=f"s3://{bucket_name}/{body.s3_key}",
+                    description=f"upload pack body {pack.name} ({len(body.body.encode()):,} bytes) to the bucket",
+                    account=config.delivery.bucket_account or org.management_account_id,
+                    regions=(config.home_region,),
+                    depends_on=builder.present(bucket_step),
+                    template=f"pack-body:{pack.name}",
+                )
+            )
+        for region in config.pack_regions(pack):
+            excluded = pack_excluded_accounts(config, inventory, pack, region, per_region.get(region, []))
+            builder.skipped.extend(Skip(a, region, f"conformance pack {pack.name}", why) for a, why in excluded.items())
+            if len(excluded) > MAX_EXCLUDED_ACCOUNTS:
+                raise PlanBlocked(
+                    f"conformance pack {pack.name!r} in {region} would exclude {len(excluded):,} accounts; "
+                    f"AWS Config accepts at most {MAX_EXCLUDED_ACCOUNTS:,}"
+                )
+            params = {"OrganizationId": org.id, "ExcludedAccounts": ",".join(excluded)}
+            if body.s3_key:
+                params["ArtifactBucketName"] = bucket_name
+            sid = stack_step(
+                builder=builder,
+                inventory=inventory,
+                rendered=rendered,
+                template_key=f"pack:{pack.name}",
+                stack_name=naming.pack_stack(config, pack),
+                account=inventory.caller_account,
+                region=region,
+                parameters=stack_parameters(**params),
+                depends_on=builder.present(*after.get(region, ()), upload),
+                step_id=f"pack-{pack.name}-{region}",
+                description=f"deploy organization conformance pack {pack.name} in {region}"
+                + (f" (excluding {len(excluded)} account(s))" if excluded else ""),
+            )
+            if sid:
+                steps.append(sid)
+    return steps

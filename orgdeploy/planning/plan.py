@@ -1,0 +1,198 @@
+"""The Plan: ordered steps with explicit dependencies (pure data; JSON is a documented contract)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orgdeploy.planning.inventory import OperationResult
+
+Action = Literal[
+    "enable_trusted_access",
+    "deploy_stack",
+    "delete_stack",
+    "create_stack_set",
+    "update_stack_set",
+    "delete_stack_set",
+    "create_stack_instances",
+    "update_stack_instances",
+    "delete_stack_instances",
+    "upload_artifact",
+    "delete_bucket",
+    "verify",
+]
+
+STACK_SET_OPERATIONS = frozenset(
+    {"create_stack_instances", "update_stack_instances", "delete_stack_instances", "update_stack_set"}
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    action: Action
+    target: str
+    description: str
+    account: str | None = None
+    regions: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    operation_preferences: dict[str, Any] | None = None
+    deployment_targets: dict[str, Any] | None = None
+    template: str | None = None  # key of a RenderedTemplate
+    parameters: tuple[tuple[str, str], ...] = ()
+    capabilities: tuple[str, ...] = ()
+    auto_deployment: dict[str, Any] | None = None
+    retain_stacks: bool = False
+    # Changes with the desired content and the state it acts on, so a retried call
+    # is idempotent and a later, different call gets a new id.
+    operation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "action": self.action,
+            "target": self.target,
+            "description": self.description,
+            "account": self.account,
+            "regions": list(self.regions),
+            "depends_on": list(self.depends_on),
+        }
+        if self.action in STACK_SET_OPERATIONS or self.action == "create_stack_set":
+            data["operation_preferences"] = self.operation_preferences
+            data["deployment_targets"] = self.deployment_targets
+            data["operation_id"] = self.operation_id
+        if self.template:
+            data["template"] = self.template
+        if self.parameters:
+            data["parameters"] = dict(self.parameters)
+        if self.auto_deployment is not None:
+            data["auto_deployment"] = self.auto_deployment
+        return data
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    name: str
+    used: int
+    limit: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.limit if self.limit else 0.0
+
+    def line(self) -> str:
+        return f"{self.name}: {self.used:,} / {self.limit:,} ({self.percent:.1f}%)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "used": self.used, "limit": self.limit, "percent": round(self.percent, 2)}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An account and Region (or account) left out on purpose, with why."""
+
+    account: str
+    region: str | None
+    what: str
+    reason: str
+    # A recorder someone else made: `existing_recorder: fail` stops on these.
+    conflict: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account": self.account, "region": self.region, "what": self.what, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    usage: tuple[QuotaUsage, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    notes: tuple[str, ...] = ()
+    desired_stack_sets: tuple[str, ...] = field(default=())
+
+    @property
+    def changes(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.action != "verify")
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def waves(self) -> list[list[Step]]:
+        """Steps grouped so each wave depends only on earlier waves."""
+        done: set[str] = set()
+        remaining = list(self.steps)
+        waves = []
+        while remaining:
+            ready = [s for s in remaining if set(s.depends_on) <= done]
+            if not ready:
+                raise ValueError("plan has a dependency cycle: " + ", ".join(s.id for s in remaining))
+            waves.append(ready)
+            done |= {s.id for s in ready}
+            remaining = [s for s in remaining if s.id not in done]
+        return waves
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": [s.to_dict() for s in self.steps],
+            "changes": len(self.changes),
+            "quota_usage": [u.to_dict() for u in self.usage],
+            "skipped": [s.to_dict() for s in self.skipped],
+            "notes": list(self.notes),
+        }
+
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")
+
+
+def operation_id(step_id: str, content: Any) -> str:
+    """Deterministic StackSets OperationId: [a-zA-Z0-9][-a-zA-Z0-9]*, at most 128 characters."""
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    stem = _UNSAFE.sub("-", step_id).strip("-")[:100] or "op"
+    return f"{stem}-{digest}"
+
+
+# What running a Plan produced, for the reports.
+Outcome = Literal["succeeded", "failed", "blocked"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    outcome: Outcome
+    message: str = ""
+    failures: tuple[OperationResult, ...] = ()
+    operation_id: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.step.id,
+            "action": self.step.action,
+            "target": self.step.target,
+            "outcome": self.outcome,
+            "message": self.message,
+            "operation_id": self.operation_id,
+            "seconds": round(self.seconds, 2),
+            "failures": [
+                {"account": f.account, "region": f.region, "status": f.status, "reason": f.reason}
+                for f in self.failures
+            ],
+        }
+
+
+@dataclass
+class ExecutionResult:
+    results: list[StepResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.outcome != "succeeded" or r.failures for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failed": self.failed, "steps": [r.to_dict() for r in self.results]}

@@ -1,0 +1,330 @@
+"""plan(config, inventory, rendered) -> Plan. Pure: no boto3, no clock, no randomness.
+
+The same function serves bootstrap, update and add-region: it diffs the desired
+state against the inventory and plans only the delta, so a converged
+organization plans nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orgdeploy.config.model import Config
+from orgdeploy.errors import PlanBlocked
+from orgdeploy.planning.inventory import Inventory
+from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
+from orgdeploy.planning.packs import plan_pack_steps
+from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step
+from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
+from orgdeploy.planning.stage import Desired, Stage
+from orgdeploy.planning.steps import Builder, instance_steps, stack_parameters, stack_set_step
+from orgdeploy.templates import naming
+from orgdeploy.templates.render import RenderedSet
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    enable_trusted_access: bool = False
+
+
+def _trusted_access(stage: Stage, options: PlanOptions) -> tuple[str, ...]:
+    status = stage.inventory.trusted_access
+    if status == "ENABLED":
+        return ()
+    if status == "DISABLED_PERMANENTLY":
+        raise PlanBlocked(
+            "trusted access between StackSets and Organizations is DISABLED_PERMANENTLY; it cannot be turned on"
+        )
+    if not options.enable_trusted_access:
+        raise PlanBlocked(
+            "trusted access between CloudFormation StackSets and AWS Organizations is off. "
+            "Run again with --enable-trusted-access, or run "
+            "`aws cloudformation activate-organizations-access` in the management account."
+        )
+    step = Step(
+        id="trusted-access",
+        action="enable_trusted_access",
+        target="organizations-access",
+        description="turn on trusted access for CloudFormation StackSets (ActivateOrganizationsAccess)",
+    )
+    return (stage.builder.add(step),)
+
+
+def _role_stage(stage: Stage, base: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]], int]:
+    """The service-linked role stack set, home Region only. Returns (stack set step, Region steps, instances)."""
+    name = naming.role_stack_set(stage.config)
+    existing = stage.inventory.stack_set(name)
+    skips: list[Skip] = []
+    accounts = stage.desired.role_accounts(skips, existing)
+    stage.builder.skipped.extend(skips)
+    set_step = stack_set_step(
+        builder=stage.builder,
+        name=name,
+        template_key="service-linked-role",
+        rendered=stage.rendered,
+        existing=existing,
+        parameters=(),
+        config=stage.config,
+        depends_on=base,
+        auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": True},
+    )
+    region_steps = instance_steps(
+        builder=stage.builder,
+        config=stage.config,
+        stack_set_name=name,
+        existing=existing,
+        desired={stage.home: accounts},
+        target_units=stage.target_units,
+        in_scope=[a.id for a in stage.desired.in_scope],
+        step_prefix="role",
+        first_region=stage.home,
+        root_id=stage.inventory.organization.root_id,
+        depends_on=stage.builder.present(set_step, *base),
+    )
+    return set_step, region_steps, len(accounts)
+
+
+def _recorder_stage(
+    stage: Stage,
+    *,
+    base: tuple[str, ...],
+    after: tuple[str, ...],
+    role_set: str | None,
+    per_region: dict[str, list[str]],
+) -> tuple[list[RecorderShard], list[QuotaUsage], dict[str, list[str]]]:
+    """Recorder stack set shards: home Region first as its own operation, then the others together."""
+    config, inventory = stage.config, stage.inventory
+    org = inventory.organization
+    role_name = naming.role_stack_set(config)
+    shards = shard_recorder_targets(
+        config=config, inventory=inventory, target_units=stage.target_units, regions=config.regions
+    )
+    new_sets = [n for n in (role_name, *(s.name for s in shards)) if inventory.stack_set(n) is None]
+    check_stack_set_quota(inventory, new_stack_sets=len(new_sets))
+    region_steps: dict[str, list[str]] = {r: [] for r in config.regions}
+    usage = []
+    in_scope = [a.id for a in stage.desired.in_scope]
+    for shard in shards:
+        existing = inventory.stack_set(shard.name)
+        members = {a.id for a in org.members_under(shard.unit_ids)}
+        if shard.accounts is not None:
+            members &= set(shard.accounts)
+        shard_desired = {r: [a for a in accounts if a in members] for r, accounts in per_region.items()}
+        instances = sum(len(v) for v in shard_desired.values())
+        usage.append(QuotaUsage(shard.name, instances, inventory.quotas.instances_per_stack_set))
+        whole = shard.accounts is None
+        set_step = stack_set_step(
+            builder=stage.builder,
+            name=shard.name,
+            template_key="recorder",
+            rendered=stage.rendered,
+            existing=existing,
+            parameters=stack_parameters(DeliveryBucketName=stage.bucket_name),
+            config=config,
+            depends_on=stage.builder.present(*base, role_set),
+            # Account-list shards cannot auto-deploy: every shard targeting that OU would get the new account.
+            auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": False} if whole else {"Enabled": False},
+            depends_on_stack_sets=(role_name,) if whole else (),
+        )
+        steps = instance_steps(
+            builder=stage.builder,
+            config=config,
+            stack_set_name=shard.name,
+            existing=existing,
+            desired=shard_desired,
+            target_units=list(shard.unit_ids),
+            in_scope=[a for a in in_scope if a in members],
+            step_prefix=shard.step_prefix,
+            first_region=stage.home,
+            root_id=org.root_id,
+            depends_on=stage.builder.present(set_step, *after),
+            exact_accounts=not whole,
+        )
+        for region, ids in steps.items():
+            region_steps[region].extend(ids)
+    return shards, usage, region_steps
+
+
+def _management_stage(stage: Stage, bucket: str | None) -> dict[str, str | None]:
+    """The management account's own role and recorder stacks: StackSets never reach it."""
+    config, inventory = stage.config, stage.inventory
+    management = inventory.organization.management_account_id
+    role_name = naming.role_stack_set(config)
+    if not config.management_account.deploy:
+        return {}
+    facts = inventory.facts_for(management)
+    role = None
+    if (
+        facts is not None
+        and facts.has_service_linked_role
+        and inventory.stack(role_name, management, stage.home) is None
+    ):
+        stage.builder.skipped.append(
+            Skip(management, None, "service-linked role", "AWSServiceRoleForConfig already exists")
+        )
+    else:
+        role = stage.stack(
+            template_key="service-linked-role",
+            stack_name=role_name,
+            account=management,
+            region=stage.home,
+            parameters=(),
+            depends_on=(),
+            step_id="management-role",
+            description="deploy the service-linked role in the management account",
+        )
+    skips: list[Skip] = []
+    region_steps: dict[str, str | None] = {}
+    home_step = None
+    for region in [stage.home, *config.other_regions]:
+        if not _management_wants_recorder(config, inventory, region, skips):
+            continue
+        after_home = () if region == stage.home else stage.builder.present(home_step)
+        step = stage.stack(
+            template_key="recorder",
+            stack_name=naming.recorder_stack_set(config),
+            account=management,
+            region=region,
+            parameters=stack_parameters(DeliveryBucketName=stage.bucket_name),
+            depends_on=stage.builder.present(role, bucket) + after_home,
+            step_id=f"management-recorder-{region}",
+            description=f"deploy the recorder in the management account, {region}",
+        )
+        region_steps[region] = step
+        if region == stage.home:
+            home_step = step
+    stage.builder.skipped.extend(skips)
+    return region_steps
+
+
+def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
+    """Every change needed to reach the desired state, in dependency order."""
+    org = inventory.organization
+    hub_account(config, org)  # bad input is reported before anything else
+    builder = Builder()
+    desired = Desired(config, inventory)
+    builder.skipped.extend(desired.skipped)
+    stage = Stage(
+        config=config,
+        inventory=inventory,
+        rendered=rendered,
+        builder=builder,
+        desired=desired,
+        bucket_name=naming.default_delivery_bucket(config, org.id),
+        target_units=[org.resolve_target(t) for t in config.targets.organizational_units],
+    )
+    base = _trusted_access(stage, options or PlanOptions())
+    bucket_account = config.delivery.bucket_account or org.management_account_id
+    bucket = stage.stack(
+        template_key="delivery-bucket",
+        stack_name=naming.delivery_bucket_stack(config),
+        account=bucket_account,
+        region=config.home_region,
+        parameters=stack_parameters(OrganizationId=org.id, BucketName=stage.bucket_name),
+        depends_on=(),
+        step_id="delivery-bucket",
+        description=f"deploy the central delivery bucket {stage.bucket_name} in {bucket_account}",
+    )
+    role_set, role_steps, role_instances = _role_stage(stage, base)
+    recorder_skips: list[Skip] = []
+    per_region = {region: desired.recorder_accounts(region, recorder_skips) for region in config.regions}
+    builder.skipped.extend(recorder_skips)
+    shards, usage, recorder_steps = _recorder_stage(
+        stage,
+        base=base,
+        after=builder.present(bucket, *(sid for ids in role_steps.values() for sid in ids)),
+        role_set=role_set,
+        per_region=per_region,
+    )
+    management_steps = _management_stage(stage, bucket)
+    _stop_on_conflicts(config, builder.skipped)
+    stage.stack(
+        template_key="aggregator",
+        stack_name=naming.aggregator_stack(config),
+        account=inventory.caller_account,
+        region=config.home_region,
+        parameters=(),
+        depends_on=base,
+        step_id="aggregator",
+        description=f"deploy the organization aggregator {config.aggregator.name}",
+    )
+    pack_steps = plan_pack_steps(
+        builder=builder,
+        config=config,
+        inventory=inventory,
+        rendered=rendered,
+        per_region=per_region,
+        bucket_name=stage.bucket_name,
+        after={r: (*recorder_steps[r], management_steps.get(r)) for r in config.regions},
+        bucket_step=bucket,
+    )
+    notifications = _notifications(stage, base, recorder_steps, management_steps, pack_steps, shards)
+    changes = list(builder.steps)
+    if changes:
+        builder.add(
+            Step(
+                id="verify",
+                action="verify",
+                target="organization",
+                description="read back every stack set instance and stack and report what is not healthy",
+                regions=tuple(config.regions),
+                depends_on=tuple(s.id for s in changes),
+            )
+        )
+    role_usage = QuotaUsage(naming.role_stack_set(config), role_instances, inventory.quotas.instances_per_stack_set)
+    return Plan(
+        steps=tuple(builder.steps),
+        usage=(role_usage, *usage, *notifications.usage),
+        skipped=tuple(builder.skipped),
+        notes=tuple(builder.notes),
+        desired_stack_sets=(naming.role_stack_set(config), *(s.name for s in shards), *notifications.stack_sets),
+    )
+
+
+def _notifications(
+    stage: Stage,
+    base: tuple[str, ...],
+    recorder_steps: dict[str, list[str]],
+    management_steps: dict[str, str | None],
+    pack_steps: list[str],
+    shards: list[RecorderShard],
+) -> NotificationsOutcome:
+    """The notifications stage, after every recorder and pack step; its stack set counts against the quota."""
+    # Imported here: planner_notifications builds on this module's helpers.
+
+    after = (*(s for steps in recorder_steps.values() for s in steps), *management_steps.values(), *pack_steps)
+    outcome = notifications_stage(stage, base=base, after=stage.builder.present(*after))
+    desired = (naming.role_stack_set(stage.config), *(s.name for s in shards), *outcome.stack_sets)
+    new = [name for name in desired if stage.inventory.stack_set(name) is None]
+    if outcome.stack_sets and stage.inventory.stack_set(outcome.stack_sets[0]) is None:
+        check_stack_set_quota(stage.inventory, new_stack_sets=len(new))
+    return outcome
+
+
+def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:
+    conflicts = [s for s in skipped if s.conflict]
+    if conflicts and config.recording.existing_recorder == "fail":
+        pairs = "\n".join(f"  {s.account} {s.region}: {s.reason}" for s in conflicts)
+        raise PlanBlocked(
+            f"recording.existing_recorder is 'fail' and {len(conflicts)} account/Region pair(s) already have "
+            f"a recorder orgdeploy did not make; nothing was changed:\n{pairs}\n"
+            "Remove those recorders, or set recording.existing_recorder: skip to leave them alone."
+        )
+
+
+def _management_wants_recorder(config: Config, inventory: Inventory, region: str, skips: list[Skip]) -> bool:
+    management = inventory.organization.management_account_id
+    facts = inventory.facts_for(management)
+    recorder = facts.recorder(region) if facts else None
+    if recorder is not None and recorder.name != naming.recorder_name(config):
+        skips.append(
+            Skip(
+                management,
+                region,
+                "recorder",
+                f"already has recorder {recorder.name!r} (owner: {recorder.owner})",
+                conflict=True,
+            )
+        )
+        return False
+    return True

@@ -1,0 +1,94 @@
+"""What every planning stage shares: the desired placement of instances, and the stage context (pure).
+
+The planner and its stages (packs, notifications) all import this module, so none imports another's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orgdeploy.config.model import Config
+from orgdeploy.planning.inventory import Account, Inventory, StackSetState
+from orgdeploy.planning.plan import Skip
+from orgdeploy.planning.steps import Builder, stack_step
+from orgdeploy.templates import naming
+from orgdeploy.templates.render import RenderedSet
+
+
+class Desired:
+    """Which member accounts should hold which instances, and what was skipped and why."""
+
+    def __init__(self, config: Config, inventory: Inventory) -> None:
+        self.config = config
+        self.inventory = inventory
+        org = inventory.organization
+        excluded = set(config.targets.exclude_accounts)
+        self.in_scope = org.members_under(config.targets.organizational_units)
+        self.targeted: list[Account] = []
+        self.skipped: list[Skip] = []
+        for account in self.in_scope:
+            if account.id in excluded:
+                self.skipped.append(Skip(account.id, None, "account", "excluded by targets.exclude_accounts"))
+            elif not account.active:
+                self.skipped.append(Skip(account.id, None, "account", f"account is {account.status}"))
+            else:
+                self.targeted.append(account)
+        targeted_ids = {a.id for a in self.targeted}
+        self.excluded_in_scope = sorted(a.id for a in self.in_scope if a.id not in targeted_ids)
+
+    def recorder_accounts(self, region: str, skips: list[Skip]) -> list[str]:
+        """Targeted accounts that should get an orgdeploy recorder in region."""
+        wanted = []
+        recorder_name = naming.recorder_name(self.config)
+        for account in self.targeted:
+            facts = self.inventory.facts_for(account.id)
+            if facts is not None and region in facts.disabled_regions:
+                skips.append(Skip(account.id, region, "recorder", "Region is not enabled in the account"))
+                continue
+            recorder = facts.recorder(region) if facts else None
+            if recorder is not None and recorder.name != recorder_name:
+                skips.append(
+                    Skip(
+                        account.id,
+                        region,
+                        "recorder",
+                        f"already has recorder {recorder.name!r} (owner: {recorder.owner}, "
+                        f"{'recording' if recorder.recording else 'not recording'})",
+                        conflict=True,
+                    )
+                )
+                continue
+            wanted.append(account.id)
+        return wanted
+
+    def role_accounts(self, skips: list[Skip], stack_set: StackSetState | None) -> list[str]:
+        wanted = []
+        for account in self.targeted:
+            facts = self.inventory.facts_for(account.id)
+            ours = stack_set is not None and stack_set.instance(account.id, self.config.home_region) is not None
+            if facts is not None and facts.has_service_linked_role and not ours:
+                skips.append(Skip(account.id, None, "service-linked role", "AWSServiceRoleForConfig already exists"))
+                continue
+            wanted.append(account.id)
+        return wanted
+
+
+@dataclass
+class Stage:
+    """What every planning stage reads, and the builder they all add steps to."""
+
+    config: Config
+    inventory: Inventory
+    rendered: RenderedSet
+    builder: Builder
+    desired: Desired
+    bucket_name: str
+    target_units: list[str]
+
+    @property
+    def home(self) -> str:
+        return self.config.home_region
+
+    def stack(self, **kwargs: Any) -> str | None:
+        return stack_step(builder=self.builder, inventory=self.inventory, rendered=self.rendered, **kwargs)

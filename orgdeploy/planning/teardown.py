@@ -1,0 +1,143 @@
+"""plan_destroy(config, inventory) -> Plan: remove everything orgdeploy made, in reverse order (pure)."""
+
+from __future__ import annotations
+
+from orgdeploy.config.model import Config
+from orgdeploy.planning.inventory import Inventory, StackSetState
+from orgdeploy.planning.plan import Plan, Step, operation_id
+from orgdeploy.planning.steps import operation_preferences
+from orgdeploy.templates import naming
+
+
+def _delete_stack(stack_name: str, account: str, region: str, depends_on: tuple[str, ...]) -> Step:
+    return Step(
+        id=f"delete-{stack_name}-{account}-{region}",
+        action="delete_stack",
+        target=stack_name,
+        description=f"delete stack {stack_name} in {account} {region}",
+        account=account,
+        regions=(region,),
+        depends_on=depends_on,
+    )
+
+
+def _delete_stack_set(
+    config: Config, inventory: Inventory, state: StackSetState, *, retain: bool, depends_on: tuple[str, ...]
+) -> list[Step]:
+    steps: list[Step] = []
+    regions = sorted({i.region for i in state.instances})
+    if regions:
+        accounts = sorted({i.account for i in state.instances})
+        targets = {
+            "OrganizationalUnitIds": [inventory.organization.root_id],
+            "Accounts": accounts,
+            "AccountFilterType": "INTERSECTION",
+        }
+        step_id = f"delete-instances-{state.name}"
+        steps.append(
+            Step(
+                id=step_id,
+                action="delete_stack_instances",
+                target=state.name,
+                description=f"delete {len(state.instances)} instance(s) of {state.name}"
+                + (" (keeping their stacks and resources)" if retain else ""),
+                regions=tuple(regions),
+                depends_on=depends_on,
+                operation_preferences=operation_preferences(config, parallel=True),
+                deployment_targets=targets,
+                retain_stacks=retain,
+                operation_id=operation_id(step_id, {"targets": targets, "regions": regions, "retain": retain}),
+            )
+        )
+    steps.append(
+        Step(
+            id=f"delete-stack-set-{state.name}",
+            action="delete_stack_set",
+            target=state.name,
+            description=f"delete stack set {state.name}",
+            depends_on=(*depends_on, *(s.id for s in steps)),
+        )
+    )
+    return steps
+
+
+def plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
+    """With retain, stack set instances are detached (RetainStacks) and plain stacks are kept whole."""
+    plan = _plan_destroy(config, inventory, retain=retain)
+    if not retain:
+        return plan
+    kept = tuple(s for s in plan.steps if s.action != "delete_stack")
+    ids = {s.id for s in kept}
+    from dataclasses import replace
+
+    return replace(plan, steps=tuple(replace(s, depends_on=tuple(d for d in s.depends_on if d in ids)) for s in kept))
+
+
+def _notification_steps(config: Config, inventory: Inventory, *, retain: bool) -> list[Step]:
+    """The notifications wiring goes first (it was deployed last); nothing else waits for it."""
+    hub = naming.notifications_hub_stack(config)
+    forwarder = naming.notifications_stack_set(config)
+    management = inventory.organization.management_account_id
+    steps = [_delete_stack(s.name, s.account, s.region, ()) for s in inventory.stacks if s.name == hub]
+    steps += [
+        _delete_stack(s.name, s.account, s.region, ())
+        for s in inventory.stacks
+        if s.name == forwarder and s.account == management
+    ]
+    stack_set = inventory.stack_set(forwarder)
+    if stack_set is not None:
+        steps += _delete_stack_set(config, inventory, stack_set, retain=retain, depends_on=())
+    return steps
+
+
+def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
+    steps: list[Step] = _notification_steps(config, inventory, retain=retain)
+    pack_names = {naming.pack_stack(config, p) for p in config.conformance_packs}
+    packs = [s for s in inventory.stacks if s.name in pack_names]
+    steps += [_delete_stack(s.name, s.account, s.region, ()) for s in packs]
+    aggregator = [s for s in inventory.stacks if s.name == naming.aggregator_stack(config)]
+    steps += [_delete_stack(s.name, s.account, s.region, ()) for s in aggregator]
+    after_packs = tuple(s.id for s in steps)
+
+    role_name = naming.role_stack_set(config)
+    not_recorders = {role_name, naming.notifications_stack_set(config)}
+    recorder_sets = [s for s in inventory.stack_sets if s.name not in not_recorders]
+    recorder_steps: list[Step] = []
+    for state in recorder_sets:
+        recorder_steps += _delete_stack_set(config, inventory, state, retain=retain, depends_on=after_packs)
+    management = inventory.organization.management_account_id
+    mgmt_recorders = [
+        s for s in inventory.stacks if s.name == naming.recorder_stack_set(config) and s.account == management
+    ]
+    recorder_steps += [_delete_stack(s.name, s.account, s.region, after_packs) for s in mgmt_recorders]
+    steps += recorder_steps
+    after_recorders = after_packs + tuple(s.id for s in recorder_steps)
+
+    role_set = inventory.stack_set(role_name)
+    if role_set is not None:
+        steps += _delete_stack_set(config, inventory, role_set, retain=retain, depends_on=after_recorders)
+    steps += [
+        _delete_stack(s.name, s.account, s.region, after_recorders)
+        for s in inventory.stacks
+        if s.name == role_name and s.account == management
+    ]
+    bucket = [s for s in inventory.stacks if s.name == naming.delivery_bucket_stack(config)]
+    steps += [_delete_stack(s.name, s.account, s.region, after_recorders) for s in bucket]
+    if not retain:
+        # Buckets are kept by their DeletionPolicy (audit evidence); destroy removes them explicitly.
+        for stack in bucket + packs:
+            for key, value in stack.outputs:
+                if key in {"BucketName", "ConformsBucketName"}:
+                    steps.append(
+                        Step(
+                            id=f"delete-bucket-{value}",
+                            action="delete_bucket",
+                            target=value,
+                            description=f"empty and delete bucket {value}",
+                            account=stack.account,
+                            regions=(stack.region,),
+                            depends_on=tuple(s.id for s in steps if s.target == stack.name),
+                        )
+                    )
+    notes = ("--retain-resources: every stack and resource stays; only orgdeploy's stack sets go",) if retain else ()
+    return Plan(steps=tuple(steps), notes=notes)

@@ -1,0 +1,282 @@
+"""The notifications timeline (pure): hub log events -> readable rows, filters, table and JSON.
+
+The hub's log group holds each forwarded event as EventBridge delivered it: AWS Config's "Config Rules
+Compliance Change" events, and the "EC2 Automation Execution Status-change Notification" events of the
+SSM Automation runs AWS Config starts to remediate. Rule names are shown normalised
+(orgdeploy.reporting.rule_names), so one rule reads the same in every account.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from orgdeploy.errors import BadInputError
+from orgdeploy.reporting.rule_names import normalise_rule_name
+
+Kind = Literal["compliance_change", "remediation"]
+COMPLIANCE_DETAIL_TYPE = "Config Rules Compliance Change"
+REMEDIATION_DETAIL_TYPE = "EC2 Automation Execution Status-change Notification"
+
+_SINCE = re.compile(r"^(?:\d+[smhdw])+$")
+_SINCE_PART = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REMEDIATION_WORDS = {
+    "Success": ("remediated", "succeeded: the resource was fixed"),
+    "Failed": ("remediation failed", "FAILED"),
+    "TimedOut": ("remediation timed out", "timed out"),
+    "Cancelled": ("remediation cancelled", "was cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    time: datetime
+    account: str
+    region: str
+    kind: Kind
+    rule: str = ""  # normalised; remediation events do not name their rule
+    raw_rule: str = ""
+    resource_type: str = ""
+    resource_id: str = ""
+    old: str = ""  # compliance before ("" on a first evaluation)
+    new: str = ""  # compliance after, or the automation's status
+    runbook: str = ""
+    execution_id: str = ""
+    event_id: str = ""
+
+    @property
+    def what(self) -> str:
+        """One or two words for the table: drifted, healed, remediated..."""
+        if self.kind == "remediation":
+            return _REMEDIATION_WORDS.get(self.new, (f"remediation {self.new}", ""))[0]
+        if self.new == "NOT_APPLICABLE":
+            return "out of scope"
+        if self.new == "INSUFFICIENT_DATA":
+            return "no data"
+        if not self.old:
+            return "first evaluated"
+        if (self.old, self.new) == ("COMPLIANT", "NON_COMPLIANT"):
+            return "drifted"
+        if (self.old, self.new) == ("NON_COMPLIANT", "COMPLIANT"):
+            return "healed"
+        return "changed"
+
+    @property
+    def resource(self) -> str:
+        if self.resource_type == "AWS::::Account":
+            return f"account {self.resource_id}"
+        return f"{self.resource_type} {self.resource_id}".strip()
+
+    @property
+    def message(self) -> str:
+        """The event as a sentence a person understands."""
+        where = f"in account {self.account} ({self.region})"
+        if self.kind == "remediation":
+            outcome = _REMEDIATION_WORDS.get(self.new, ("", f"finished with status {self.new}"))[1]
+            return f"Remediation runbook {self.runbook} {where} {outcome} (automation execution {self.execution_id})."
+        was = f"; it was {self.old}" if self.old else ""
+        sentences = {
+            "out of scope": f"{self.resource} {where} is no longer in scope of rule {self.rule}{was}.",
+            "no data": f"Rule {self.rule} could not evaluate {self.resource} {where} (INSUFFICIENT_DATA{was}).",
+            "first evaluated": f"{self.resource} {where} was evaluated for the first time by rule {self.rule}: "
+            f"{self.new}.",
+            "healed": f"{self.resource} {where} is COMPLIANT again with rule {self.rule}; it was NON_COMPLIANT.",
+        }
+        return sentences.get(self.what, f"{self.resource} {where} is now {self.new} with rule {self.rule}{was}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "account": self.account,
+            "region": self.region,
+            "kind": self.kind,
+            "what": self.what,
+            "rule": self.rule,
+            "raw_rule": self.raw_rule,
+            "resource_type": self.resource_type,
+            "resource_id": self.resource_id,
+            "old": self.old,
+            "new": self.new,
+            "runbook": self.runbook,
+            "execution_id": self.execution_id,
+            "event_id": self.event_id,
+            "message": self.message,
+        }
+
+
+def _when(event: dict[str, Any], timestamp_ms: int) -> datetime:
+    text = event.get("time")
+    if isinstance(text, str):
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+
+
+def _compliance(raw: Any) -> str:
+    return str(raw.get("complianceType") or "") if isinstance(raw, dict) else ""
+
+
+def parse_event(message: str, timestamp_ms: int) -> TimelineEvent | None:
+    """One log event of the hub's timeline; None for anything that is not one of the two shapes."""
+    try:
+        event = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        return None
+    detail: dict[str, Any] = event["detail"]
+    when = _when(event, timestamp_ms)
+    if event.get("detail-type") == COMPLIANCE_DETAIL_TYPE:
+        raw_rule = str(detail.get("configRuleName", ""))
+        return TimelineEvent(
+            time=when,
+            account=str(detail.get("awsAccountId") or event.get("account", "")),
+            region=str(detail.get("awsRegion") or event.get("region", "")),
+            kind="compliance_change",
+            rule=normalise_rule_name(raw_rule),
+            raw_rule=raw_rule,
+            resource_type=str(detail.get("resourceType", "")),
+            resource_id=str(detail.get("resourceId", "")),
+            old=_compliance(detail.get("oldEvaluationResult")),
+            new=_compliance(detail.get("newEvaluationResult")),
+            event_id=str(event.get("id", "")),
+        )
+    if event.get("detail-type") == REMEDIATION_DETAIL_TYPE:
+        return TimelineEvent(
+            time=when,
+            account=str(event.get("account", "")),
+            region=str(event.get("region", "")),
+            kind="remediation",
+            new=str(detail.get("Status", "")),
+            runbook=str(detail.get("Definition", "")),
+            execution_id=str(detail.get("ExecutionId", "")),
+            event_id=str(event.get("id", "")),
+        )
+    return None
+
+
+def parse_since(text: str) -> timedelta:
+    """'24h', '90m', '7d', '2w', '1h30m' -> timedelta. BadInputError otherwise."""
+    value = text.strip().lower()
+    if not _SINCE.match(value):
+        raise BadInputError(f"--since {text!r}: expected a duration such as 30m, 24h, 7d or 2w")
+    seconds = sum(int(number) * _UNITS[unit] for number, unit in _SINCE_PART.findall(value))
+    if seconds <= 0:
+        raise BadInputError(f"--since {text!r}: the duration must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    since: timedelta = timedelta(hours=24)
+    account: str | None = None
+    rule: str | None = None  # a glob over normalised (and raw) rule names
+
+    @classmethod
+    def parse(cls, *, since: str, account: str | None, rule: str | None) -> TimelineQuery:
+        if account is not None and not _ACCOUNT.match(account):
+            raise BadInputError(f"--account {account!r}: expected a 12-digit account id")
+        if rule is not None and (not rule.strip() or any(c.isspace() for c in rule)):
+            raise BadInputError(f"--rule {rule!r}: expected a rule-name glob without spaces, e.g. 's3-*'")
+        if rule is not None and rule.count("[") != rule.count("]"):
+            raise BadInputError(f"--rule {rule!r}: unbalanced [ ] in the glob")
+        return cls(parse_since(since), account, rule)
+
+    def keeps(self, event: TimelineEvent) -> bool:
+        if self.account is not None and event.account != self.account:
+            return False
+        if self.rule is not None:
+            # Remediation events carry no rule name, so a rule filter leaves them out.
+            return event.kind == "compliance_change" and (
+                fnmatch.fnmatchcase(event.rule, self.rule) or fnmatch.fnmatchcase(event.raw_rule, self.rule)
+            )
+        return True
+
+
+@dataclass(frozen=True)
+class Timeline:
+    events: tuple[TimelineEvent, ...]
+    start: datetime
+    end: datetime
+    log_group: str
+    hub: str  # "account Region"
+    account_names: dict[str, str] = field(default_factory=dict)
+    unreadable: int = 0  # log events of another shape
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat().replace("+00:00", "Z"),
+            "end": self.end.isoformat().replace("+00:00", "Z"),
+            "hub": self.hub,
+            "log_group": self.log_group,
+            "count": len(self.events),
+            "skipped_log_events": self.unreadable,
+            "events": [{**e.to_dict(), "account_name": self.account_names.get(e.account, "")} for e in self.events],
+        }
+
+    def summary(self) -> str:
+        counts = Counter(e.what for e in self.events)
+        parts = ", ".join(f"{n} {what}" for what, n in counts.most_common())
+        accounts = len({e.account for e in self.events})
+        return f"{len(self.events)} event(s) in {accounts} account(s) since {_short(self.start)} UTC: {parts}"
+
+    def to_text(self) -> str:
+        if not self.events:
+            return (
+                f"No compliance changes or remediations since {_short(self.start)} UTC "
+                f"(timeline {self.log_group} in {self.hub})."
+            )
+        rows = [("TIME (UTC)", "ACCOUNT", "REGION", "WHAT", "RULE / RUNBOOK", "RESOURCE")]
+        for e in self.events:
+            name = self.account_names.get(e.account)
+            rows.append(
+                (
+                    _short(e.time),
+                    f"{name} {e.account}" if name else e.account,
+                    e.region,
+                    e.what,
+                    e.rule or e.runbook,
+                    e.resource or f"execution {e.execution_id}",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+        return "\n".join([*lines, "", self.summary()])
+
+
+def _short(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def build_timeline(
+    records: list[tuple[int, str]],
+    query: TimelineQuery,
+    *,
+    start: datetime,
+    end: datetime,
+    log_group: str,
+    hub: str,
+    account_names: dict[str, str] | None = None,
+) -> Timeline:
+    """(timestamp ms, message) log records -> the filtered timeline, newest first."""
+    parsed = [parse_event(message, timestamp) for timestamp, message in records]
+    events = [e for e in parsed if e is not None and query.keeps(e)]
+    events.sort(key=lambda e: (e.time, e.event_id), reverse=True)
+    return Timeline(
+        events=tuple(events),
+        start=start,
+        end=end,
+        log_group=log_group,
+        hub=hub,
+        account_names=dict(account_names or {}),
+        unreadable=sum(1 for e in parsed if e is None),
+    )

@@ -1,0 +1,343 @@
+"""EventBridge, SNS and CloudWatch Logs as the notifications wiring needs them.
+
+CloudFormation types moto skips, modelled on its backends: AWS::Events::EventBusPolicy,
+AWS::SNS::Subscription and AWS::SNS::TopicPolicy.
+
+Event delivery (patch_event_delivery), where moto's EventBridge differs from AWS's:
+
+* an event bus of another account or Region as a target: moto puts a new event there, so the hub sees its
+  own account, Region, id and the current time. EventBridge delivers the event itself, and only when the
+  target bus's policy lets the sending account put events (Principal and aws:PrincipalOrgID /
+  aws:PrincipalAccount conditions are evaluated here; other condition keys deny);
+* an SNS topic as a target: moto refuses it as not implemented. Here the message (after the input
+  transformer) is published through moto's SNS backend;
+* a CloudWatch Logs log group as a target: moto writes its own reduced event (without `account`),
+  stamped with the current time. EventBridge writes the whole event, stamped with the event's time;
+* a disabled rule still delivers in moto; not here;
+* Ref of an event bus gives moto's Python object instead of the bus name.
+
+A failed delivery is dropped, as EventBridge drops it (it only counts a FailedInvocation).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.events.models import EventBus, EventBusPolicyStatement, Rule, events_backends
+from moto.events.utils import EventTemplateParser
+from moto.logs.models import logs_backends
+from moto.sns.models import sns_backends
+from moto.utilities.arns import parse_arn
+
+from orgdeploy.sandbox.stacksets.targets import org_backend
+
+LOG = logging.getLogger("orgdeploy.sandbox.events")
+Deliver = Callable[[Rule, dict[str, Any], Any, dict[str, Any]], None]
+
+
+def _properties(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    return dict(cloudformation_json.get("Properties") or {})
+
+
+class EventBusPolicyModel(CloudFormationModel):
+    """One statement of an event bus's resource policy (the Statement form of AWS::Events::EventBusPolicy)."""
+
+    def __init__(self, account_id: str, region_name: str, bus_name: str, statement_id: str) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.bus_name = bus_name
+        self.statement_id = statement_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.statement_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::EventBusPolicy"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    ) -> EventBusPolicyModel:
+        props = _properties(cloudformation_json)
+        bus_name = str(props.get("EventBusName") or "default").split("/")[-1]
+        sid = str(props["StatementId"])
+        statement = dict(props.get("Statement") or {})
+        if not statement:  # the older form: Action, Principal and Condition as properties
+            statement = {"Effect": "Allow", "Action": props.get("Action"), "Principal": {"AWS": props.get("Principal")}}
+            if props.get("Condition"):
+                condition = props["Condition"]
+                statement["Condition"] = {condition["Type"]: {condition["Key"]: condition["Value"]}}
+        bus = events_backends[account_id][region_name].describe_event_bus(bus_name)
+        statement.setdefault("Resource", bus.arn)
+        bus._statements[sid] = EventBusPolicyStatement.from_dict({**statement, "Sid": sid})
+        return cls(account_id, region_name, bus_name, sid)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: EventBusPolicyModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> EventBusPolicyModel:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        bus = events_backends[account_id][region_name].event_buses.get(self.bus_name)
+        if bus is not None:
+            bus.remove_statement(self.statement_id)
+
+
+class SubscriptionModel(CloudFormationModel):
+    def __init__(self, account_id: str, region_name: str, arn: str) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    ) -> SubscriptionModel:
+        props = _properties(cloudformation_json)
+        topic = parse_arn(str(props["TopicArn"]))
+        backend = sns_backends[topic.account][topic.region]
+        subscription = backend.subscribe(str(props["TopicArn"]), str(props["Endpoint"]), str(props["Protocol"]))
+        return cls(account_id, region_name, subscription.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: SubscriptionModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> SubscriptionModel:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        arn = parse_arn(self.arn)
+        sns_backends[arn.account][arn.region].unsubscribe(self.arn)
+
+
+class TopicPolicyModel(CloudFormationModel):
+    """Sets each topic's policy; deleting it puts back SNS's default policy, as AWS does."""
+
+    def __init__(self, account_id: str, region_name: str, topics: list[str]) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.topics = topics
+
+    @property
+    def physical_resource_id(self) -> str:
+        return ",".join(self.topics)
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    ) -> TopicPolicyModel:
+        props = _properties(cloudformation_json)
+        topics = [str(t) for t in props.get("Topics", [])]
+        for arn in topics:
+            parsed = parse_arn(arn)
+            sns_backends[parsed.account][parsed.region].get_topic(arn).policy = json.dumps(props["PolicyDocument"])
+        return cls(account_id, region_name, topics)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: TopicPolicyModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> TopicPolicyModel:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        for arn in self.topics:
+            parsed = parse_arn(arn)
+            topic = sns_backends[parsed.account][parsed.region].topics.get(arn)
+            if topic is not None:
+                topic._policy_json = topic._create_default_topic_policy(parsed.region, parsed.account, topic.name)
+
+
+# Delivery ---------------------------------------------------------------------------------------------------
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    value = event.get("time")
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromtimestamp(float(value or 0), UTC)
+
+
+def _as_aws_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge delivers it: ISO time, no moto bookkeeping."""
+    delivered = {k: v for k, v in event.items() if k != "ingestion-time"}
+    delivered["time"] = _event_time(event).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _condition_holds(operator: str, key: str, wanted: Any, sender: str, region: str) -> bool:
+    values = wanted if isinstance(wanted, list) else [wanted]
+    if operator != "StringEquals":
+        return False
+    if key.lower() == "aws:principalaccount":
+        return sender in values
+    if key.lower() == "aws:principalorgid":
+        org = org_backend(sender, region)
+        return org is not None and org.org is not None and org.org.id in values
+    return False
+
+
+def bus_allows(bus: EventBus, sender: str) -> bool:
+    """Whether the bus's policy lets `sender` put events on it (its own account always may)."""
+    if sender == bus.account_id:
+        return True
+    for statement in json.loads(bus.policy or '{"Statement": []}')["Statement"]:
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        principal = statement.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else principal
+        principals = aws if isinstance(aws, list) else [aws]
+        if statement.get("Effect") != "Allow" or not {"events:PutEvents", "events:*"} & set(actions):
+            continue
+        if not any(p in ("*", sender) or str(p).startswith(f"arn:aws:iam::{sender}:") for p in principals):
+            continue
+        conditions = statement.get("Condition") or {}
+        pairs = [(op, key, value) for op, keys in conditions.items() for key, value in keys.items()]
+        if all(_condition_holds(op, key, value, sender, bus.region) for op, key, value in pairs):
+            return True
+    return False
+
+
+def _to_bus(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any]) -> None:
+    bus = events_backends[arn.account][arn.region].event_buses.get(arn.resource_id)
+    if bus is None or not bus_allows(bus, rule.account_id):
+        LOG.debug("event %s from %s not delivered to %s", event.get("id"), rule.arn, target["Arn"])
+        return
+    delivered: Any = copy.deepcopy(event)  # moto types events as a TypedDict
+    for hub_rule in list(bus.rules.values()):
+        hub_rule.send_to_targets(copy.deepcopy(delivered))
+
+
+def _message(target: dict[str, Any], event: dict[str, Any]) -> str:
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return json.dumps(_as_aws_event(event))
+    timed: Any = {**event, "time": _as_aws_event(event)["time"]}
+    shaped = EventTemplateParser.parse(
+        input_template=transformer.get("InputTemplate"),
+        input_paths_map=transformer.get("InputPathsMap", {}),
+        event=timed,
+    )
+    return shaped if isinstance(shaped, str) else json.dumps(shaped)
+
+
+def _to_topic(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any]) -> None:
+    sns_backends[arn.account][arn.region].publish(message=_message(target, event), arn=target["Arn"])
+
+
+def _to_log_group(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any]) -> None:
+    backend = logs_backends[arn.account][arn.region]
+    stream = str(event.get("id"))
+    if stream not in backend.groups[arn.resource_id].streams:
+        backend.create_log_stream(arn.resource_id, stream)
+    stamp = int(_event_time(event).timestamp() * 1000)
+    backend.put_log_events(arn.resource_id, stream, [{"timestamp": stamp, "message": _message(target, event)}])
+
+
+_DELIVERIES: dict[tuple[str, str | None], Deliver] = {
+    ("events", "event-bus"): _to_bus,
+    ("sns", None): _to_topic,
+    ("logs", "log-group"): _to_log_group,
+}
+
+
+def patch_event_delivery() -> None:
+    """Deliver to event buses, topics and log groups as EventBridge does (the caller makes sure this runs once)."""
+    send: Callable[..., None] = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            deliver = _DELIVERIES.get((arn.service, arn.resource_type))
+            if deliver is None:
+                others.append(target)
+                continue
+            try:
+                deliver(self, target, arn, original_event)
+            except Exception as exc:
+                LOG.debug("delivery of %s to %s failed: %s", original_event.get("id"), target["Arn"], exc)
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            send(rest, original_event, transform_input)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def install_notification_support() -> None:
+    """The models above, the delivery fixes and the emulated Config activity (once, from register_resource_models)."""
+    from orgdeploy.sandbox.compliance import activity
+
+    # Ref of an AWS::Events::EventBus is its name; moto's model has no physical id, so Ref gave the object.
+    EventBus.physical_resource_id = property(lambda bus: bus.name)  # type: ignore[attr-defined]
+    patch_event_delivery()
+    activity.record_pack_bodies()
+    activity.replay_when_config_is_heard()

@@ -1,0 +1,379 @@
+"""StackSets that behave like AWS's: operations take time, queue, fail and auto-deploy.
+
+install_stackset_realism() changes moto, server-side, in three places:
+
+* moto's CloudFormation URL table is pointed at SandboxCloudFormationResponse, a
+  subclass of moto's CloudFormationResponse. It takes over the StackSet actions
+  (create/update/delete of stack sets and instances, the operation reads, Stop)
+  and adds Activate/Deactivate/DescribeOrganizationsAccess; every other action
+  is moto's. Each request first advances due operations (operations.py).
+* moto's StackSet class gets properties for what DescribeStackSet and
+  ListStackSets report but moto drops: ManagedExecution, AutoDeployment,
+  OrganizationalUnitIds and Regions (stackset_model keeps the values).
+* moto's OrganizationsBackend is hooked for auto-deployment (stackset_autodeploy).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from moto.cloudformation import urls as cfn_urls
+from moto.cloudformation.exceptions import StackSetNotFoundException, ValidationError
+from moto.cloudformation.models import StackSet
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult, EmptyResult
+from moto.organizations.models import organizations_backends
+from moto.utilities.utils import get_partition
+
+from orgdeploy.sandbox.stacksets import operations
+from orgdeploy.sandbox.stacksets.autodeploy import install_org_hooks
+from orgdeploy.sandbox.stacksets.model import (
+    InvalidOperationException,
+    NameAlreadyExistsException,
+    StackInstanceNotFoundException,
+    Target,
+    extras,
+    find_instance,
+    instances,
+    live_stacksets,
+    register,
+)
+from orgdeploy.sandbox.stacksets.targets import (
+    existing_targets,
+    expand,
+    org_backend,
+    requested_accounts,
+    validate_preferences,
+)
+from orgdeploy.sandbox.state import STATE
+
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+_OU_PATTERN = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
+
+
+def _require_organizations_access() -> None:
+    if STATE.organizations_access != "ENABLED":
+        raise ValidationError(message="You must enable organizations access to operate a service managed stack set")
+
+
+class SandboxCloudFormationResponse(CloudFormationResponse):
+    """moto's CloudFormation API with AWS's StackSet operation semantics."""
+
+    def call_action(self) -> Any:
+        # One lock for every StackSet change; moving time first makes all reads current.
+        with STATE.lock:
+            operations.advance_all()
+            return super().call_action()
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _stackset(self) -> StackSet:
+        stackset: StackSet = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+        return stackset
+
+    def _operation_id(self) -> str:
+        return str(self._get_param("OperationId") or uuid.uuid4())
+
+    def _preferences(self) -> dict[str, Any]:
+        preferences = dict(self._get_param("OperationPreferences") or {})
+        validate_preferences(preferences)
+        return preferences
+
+    def _deployment_targets(self) -> dict[str, Any] | None:
+        targets = self._get_param("DeploymentTargets")
+        for ou_id in (targets or {}).get("OrganizationalUnitIds") or []:
+            if not _OU_PATTERN.match(ou_id):
+                raise ValidationError(
+                    message=f"1 validation error detected: Value '[{ou_id}]' at "
+                    "'deploymentTargets.organizationalUnitIds' failed to satisfy constraint: Member must satisfy "
+                    f"regular expression pattern: {_OU_PATTERN.pattern}"
+                )
+        return dict(targets) if targets else None
+
+    def _requested_targets(self, stackset: StackSet, action: str) -> list[Target]:
+        org = org_backend(self.cloudformation_backend.account_id, self.cloudformation_backend.region_name)
+        pairs = requested_accounts(stackset, org, self._get_param("Accounts"), self._deployment_targets(), action)
+        return expand(pairs, self._get_param("Regions") or [])
+
+    def _page(self, items: list[Any], key: str) -> ActionResult:
+        token = self._get_param("NextToken")
+        if token is not None and not str(token).isdigit():
+            raise ValidationError(message="Invalid NextToken")
+        first = int(token or 0)
+        size = int(self._get_param("MaxResults") or 100)
+        more = first + size < len(items)
+        return ActionResult({key: items[first : first + size], "NextToken": str(first + size) if more else None})
+
+    def _validate_auto_deployment(self, auto: dict[str, Any] | None, permission_model: str, own_arn: str) -> None:
+        if not auto:
+            return
+        if permission_model != "SERVICE_MANAGED" and auto.get("Enabled"):
+            raise ValidationError(message="AutoDeployment is only supported for SERVICE_MANAGED stack sets")
+        known = {stackset.arn for _, stackset in live_stacksets() if stackset.status == "ACTIVE"}
+        for arn in auto.get("DependsOn") or []:
+            if arn == own_arn or arn not in known:
+                raise ValidationError(message=f"StackSet {arn} in AutoDeployment.DependsOn does not exist")
+
+    # -- stack sets --------------------------------------------------------------
+
+    def create_stack_set(self) -> ActionResult:
+        name = self._get_param("StackSetName")
+        permission_model = self._get_param("PermissionModel") or "SELF_MANAGED"
+        if permission_model == "SERVICE_MANAGED":
+            _require_organizations_access()
+        backend = self.cloudformation_backend
+        if any(s.name == name and s.status == "ACTIVE" for s in backend.stacksets.values()):
+            raise NameAlreadyExistsException(name)
+        auto = self._get_param("AutoDeployment")
+        self._validate_auto_deployment(auto, permission_model, "")
+        result = super().create_stack_set()
+        stackset = backend.stacksets[result.result["StackSetId"]]  # type: ignore[index]
+        ex = extras(stackset)
+        ex.managed_execution = bool((self._get_param("ManagedExecution") or {}).get("Active"))
+        if permission_model == "SERVICE_MANAGED":
+            ex.auto_deployment = _auto_deployment(auto or {"Enabled": False})
+        register(backend, stackset)
+        return result
+
+    def update_stack_set(self) -> ActionResult:
+        stackset = self._stackset()
+        operation_id = self._operation_id()
+        operations.ensure_can_start(stackset, operation_id)
+        preferences = self._preferences()
+        auto = self._get_param("AutoDeployment")
+        deployment_targets = self._deployment_targets()
+        if auto and (deployment_targets or self._get_param("Regions")):
+            raise ValidationError(
+                message="AutoDeployment cannot be specified together with DeploymentTargets or Regions"
+            )
+        self._validate_auto_deployment(auto, stackset.permission_model, stackset.arn)
+        if self._get_param("Regions"):
+            wanted = self._requested_targets(stackset, "UPDATE")
+            targets = existing_targets(stackset, wanted, strict=stackset.permission_model == "SELF_MANAGED")
+        else:
+            targets = [Target(i.account_id, i.region_name, i.organizational_unit_id) for i in instances(stackset)]
+        self._apply_stack_set_changes(stackset)
+        ex = extras(stackset)
+        if auto is not None and stackset.permission_model == "SERVICE_MANAGED":
+            ex.auto_deployment = _auto_deployment(auto)
+        managed = self._get_param("ManagedExecution")
+        if managed is not None:
+            ex.managed_execution = bool(managed.get("Active"))
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action="UPDATE",
+            targets=targets,
+            operation_id=operation_id,
+            preferences=preferences,
+            deployment_targets=deployment_targets,
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    def _apply_stack_set_changes(self, stackset: StackSet) -> None:
+        template = self._get_param("TemplateBody")
+        if self._get_param("TemplateURL"):
+            template = self._get_stack_from_s3_url(self._get_param("TemplateURL"))
+        if template:
+            stackset.template = template
+            stackset.instances.template = template
+        parameters = self._get_param("Parameters") or []
+        if parameters:
+            stackset.parameters = self.cloudformation_backend._resolve_update_parameters(stackset, parameters)
+        description = self._get_param("Description")
+        if description is not None:
+            stackset.description = description
+        tags = self._get_param("Tags")
+        if tags:
+            stackset.tags = {tag["Key"]: tag["Value"] for tag in tags}
+        stackset.administration_role_arn = self._get_param("AdministrationRoleARN") or stackset.administration_role_arn
+        stackset.execution_role_name = self._get_param("ExecutionRoleName") or stackset.execution_role_name
+
+    def delete_stack_set(self) -> ActionResult:
+        name = self._get_param("StackSetName")
+        active = [s for s in self.cloudformation_backend.stacksets.values() if s.status == "ACTIVE"]
+        stackset = next((s for s in active if name in (s.id, s.name)), None)
+        if stackset is None:
+            # moto answers success for an unknown name; AWS does not.
+            raise StackSetNotFoundException(name)
+        operations.ensure_can_start(stackset, None)
+        result: ActionResult = super().delete_stack_set()
+        return result
+
+    def list_stack_sets(self) -> ActionResult:
+        # moto ignores the Status filter, so deleted stack sets showed up as if ACTIVE were asked for.
+        status = self._get_param("Status")
+        found = [s for s in self.cloudformation_backend.list_stack_sets() if status in (None, s.status)]
+        return self._page(found, "Summaries")
+
+    # -- stack instances ---------------------------------------------------------
+
+    def create_stack_instances(self) -> ActionResult:
+        stackset = self._stackset()
+        operation_id = self._operation_id()
+        preferences = self._preferences()
+        if stackset.permission_model == "SERVICE_MANAGED":
+            _require_organizations_access()
+        operations.ensure_can_start(stackset, operation_id)
+        targets = self._requested_targets(stackset, "CREATE")
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action="CREATE",
+            targets=targets,
+            operation_id=operation_id,
+            preferences=preferences,
+            deployment_targets=self._deployment_targets(),
+            overrides=self._get_param("ParameterOverrides"),
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    def update_stack_instances(self) -> ActionResult:
+        stackset = self._stackset()
+        operation_id = self._operation_id()
+        preferences = self._preferences()
+        operations.ensure_can_start(stackset, operation_id)
+        wanted = self._requested_targets(stackset, "UPDATE")
+        targets = existing_targets(stackset, wanted, strict=stackset.permission_model == "SELF_MANAGED")
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action="UPDATE",
+            targets=targets,
+            operation_id=operation_id,
+            preferences=preferences,
+            deployment_targets=self._deployment_targets(),
+            overrides=self._get_param("ParameterOverrides"),
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    def delete_stack_instances(self) -> ActionResult:
+        stackset = self._stackset()
+        operation_id = self._operation_id()
+        preferences = self._preferences()
+        operations.ensure_can_start(stackset, operation_id)
+        targets = existing_targets(stackset, self._requested_targets(stackset, "DELETE"), strict=False)
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action="DELETE",
+            targets=targets,
+            operation_id=operation_id,
+            preferences=preferences,
+            deployment_targets=self._deployment_targets(),
+            retain_stacks=bool(self._get_param("RetainStacks")),
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    def describe_stack_instance(self) -> ActionResult:
+        stackset = self._stackset()
+        account = self._get_param("StackInstanceAccount")
+        region = self._get_param("StackInstanceRegion")
+        instance = find_instance(stackset, account, region)
+        if instance is None:
+            raise StackInstanceNotFoundException(stackset.name, account, region)
+        return ActionResult({"StackInstance": instance.describe(stackset.id)})
+
+    def list_stack_instances(self) -> ActionResult:
+        stackset = self._stackset()
+        account = self._get_param("StackInstanceAccount")
+        region = self._get_param("StackInstanceRegion")
+        filters = {f["Name"]: f.get("Values") for f in self._get_param("Filters") or []}
+        chosen = [
+            i
+            for i in instances(stackset)
+            if (account is None or i.account_id == account)
+            and (region is None or i.region_name == region)
+            and filters.get("DETAILED_STATUS") in (None, i.detailed_status)
+            and filters.get("LAST_OPERATION_ID") in (None, i.last_operation_id)
+            and filters.get("DRIFT_STATUS") in (None, "NOT_CHECKED")
+        ]
+        return self._page([i.summary(stackset.id) for i in chosen], "Summaries")
+
+    # -- operations --------------------------------------------------------------
+
+    def list_stack_set_operations(self) -> ActionResult:
+        stackset = self._stackset()
+        return self._page([op.summary() for op in extras(stackset).operations], "Summaries")
+
+    def describe_stack_set_operation(self) -> ActionResult:
+        op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
+        return ActionResult({"StackSetOperation": op.describe()})
+
+    def list_stack_set_operation_results(self) -> ActionResult:
+        op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
+        wanted = {f["Name"]: f.get("Values") for f in self._get_param("Filters") or []}
+        status = wanted.get("OPERATION_RESULT_STATUS")
+        results = [r.to_dict() for r in op.results if status in (None, r.status)]
+        return self._page(results, "Summaries")
+
+    def stop_stack_set_operation(self) -> ActionResult:
+        operations.stop(self._stackset(), self._get_param("OperationId"))
+        return EmptyResult()
+
+    # -- trusted access with Organizations ----------------------------------------
+
+    def describe_organizations_access(self) -> ActionResult:
+        return ActionResult({"Status": STATE.organizations_access})
+
+    def activate_organizations_access(self) -> ActionResult:
+        if STATE.organizations_access == "DISABLED_PERMANENTLY":
+            raise InvalidOperationException("Organizations access is permanently disabled for StackSets")
+        STATE.organizations_access = "ENABLED"
+        self._set_trusted_access(enabled=True)
+        return EmptyResult()
+
+    def deactivate_organizations_access(self) -> ActionResult:
+        if STATE.organizations_access == "ENABLED":
+            STATE.organizations_access = "DISABLED"
+        self._set_trusted_access(enabled=False)
+        return EmptyResult()
+
+    def _set_trusted_access(self, *, enabled: bool) -> None:
+        """Mirror the switch in Organizations' list of trusted services, as AWS does."""
+        org = organizations_backends[self.current_account][get_partition(self.region)]
+        if org.org is None:
+            return
+        if enabled:
+            org.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+        elif any(s["ServicePrincipal"] == STACKSETS_PRINCIPAL for s in org.services):
+            org.disable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+
+
+def _auto_deployment(given: dict[str, Any]) -> dict[str, Any]:
+    auto: dict[str, Any] = {"Enabled": bool(given.get("Enabled"))}
+    if auto["Enabled"]:
+        auto["RetainStacksOnAccountRemoval"] = bool(given.get("RetainStacksOnAccountRemoval"))
+    if given.get("DependsOn"):
+        auto["DependsOn"] = list(given["DependsOn"])
+    return auto
+
+
+def _managed_execution(stackset: StackSet) -> dict[str, bool]:
+    return {"Active": extras(stackset).managed_execution}
+
+
+def _auto_deployment_of(stackset: StackSet) -> dict[str, Any] | None:
+    return extras(stackset).auto_deployment
+
+
+def _organizational_unit_ids(stackset: StackSet) -> list[str] | None:
+    return list(extras(stackset).ou_ids) if stackset.permission_model == "SERVICE_MANAGED" else None
+
+
+def _regions(stackset: StackSet) -> list[str]:
+    found = list(extras(stackset).regions)
+    return found + [r for r in dict.fromkeys(i.region_name for i in instances(stackset)) if r not in found]
+
+
+def install_stackset_realism() -> None:
+    """Apply the changes described in the module docstring; calling it again changes nothing."""
+    with STATE.lock:
+        StackSet.managed_execution = property(_managed_execution)  # type: ignore[assignment,method-assign]
+        StackSet.auto_deployment = property(_auto_deployment_of)  # type: ignore[attr-defined]
+        StackSet.organizational_unit_ids = property(_organizational_unit_ids)  # type: ignore[attr-defined]
+        StackSet.regions = property(_regions)  # type: ignore[attr-defined]
+        cfn_urls.url_paths["{0}/$"] = SandboxCloudFormationResponse.dispatch
+        install_org_hooks()
