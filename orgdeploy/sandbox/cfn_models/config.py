@@ -8,14 +8,14 @@ CloudFormationModel, so each class names it as a direct base.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 from moto.config.models import ConfigBackend, config_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
 from moto.s3.models import s3_backends
 
-from orgdeploy.sandbox.cfn_models.stack_failures import already_exists
+from orgdeploy.sandbox.cfn_models.base import BackendModel
 
 _BOOLEAN_KEYS = {"AllSupported", "IncludeGlobalResourceTypes", "AllAwsRegions"}
 
@@ -37,14 +37,6 @@ def camel(value: Any) -> Any:
     if isinstance(value, list):
         return [camel(item) for item in value]
     return value
-
-
-def _backend(account_id: str, region_name: str) -> ConfigBackend:
-    return config_backends[account_id][region_name]
-
-
-def _properties(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
-    return dict(cloudformation_json.get("Properties") or {})
 
 
 def _start_recorders(backend: ConfigBackend) -> None:
@@ -69,101 +61,29 @@ def _require_bucket(name: str, partition: str) -> None:
         raise JsonRESTError("NoSuchBucketException", f"Cannot find a S3 bucket with name '{name}'.")
 
 
-class _NamedConfigResource:
-    """Shared behaviour of the Config models: a named object in one account and Region of moto's backend.
-
-    Subclasses name the backend dict that holds their objects, and say how to put and remove one.
-    """
-
-    collection: ClassVar[str]
-    # One recorder per account and Region: on a rename the old one must go before the new one is put.
-    delete_before_rename: ClassVar[bool] = False
-
-    def __init__(self, account_id: str, region_name: str, name: str) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.name = name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    def is_created(self) -> bool:
-        return True
+class _ConfigModel(BackendModel[ConfigBackend]):
+    """A Config object in moto's Config backend; subclasses name its collection and how to put and remove one."""
 
     @staticmethod
-    def cloudformation_type() -> str:
-        raise TypeError("each Config model names its CloudFormation type")
-
-    @staticmethod
-    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
-        raise TypeError("each Config model says how to put its object")
-
-    @staticmethod
-    def _remove(backend: ConfigBackend, name: str) -> None:
-        raise TypeError("each Config model says how to remove its object")
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
-    ) -> Any:
-        backend = _backend(account_id, region_name)
-        if resource_name in getattr(backend, cls.collection):
-            raise already_exists(cls.cloudformation_type(), resource_name)
-        cls._put(backend, resource_name, _properties(cloudformation_json))
-        return cls(account_id, region_name, resource_name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        backend = _backend(account_id, region_name)
-        renamed = new_resource_name != original_resource.name
-        if renamed and cls.delete_before_rename:
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        cls._put(backend, new_resource_name, _properties(cloudformation_json))
-        if renamed and not cls.delete_before_rename:
-            cls.delete_from_cloudformation_json(original_resource.name, {}, account_id, region_name)
-        return cls(account_id, region_name, new_resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _backend(account_id, region_name)
-        if resource_name in getattr(backend, cls.collection):
-            cls._remove(backend, resource_name)
+    def _backend(account_id: str, region_name: str) -> ConfigBackend:
+        return config_backends[account_id][region_name]
 
 
-class ConfigurationRecorderModel(_NamedConfigResource, CloudFormationModel):
+class ConfigurationRecorderModel(_ConfigModel, CloudFormationModel):
+    cfn_type = "AWS::Config::ConfigurationRecorder"
+    name_property = "Name"
     collection = "recorders"
     delete_before_rename = True
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Config::ConfigurationRecorder"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @staticmethod
-    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
+    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:
         request: dict[str, Any] = {"name": name, "roleARN": properties.get("RoleARN")}
         for key in ("RecordingGroup", "RecordingMode"):
             if key in properties:
                 request[key[:1].lower() + key[1:]] = camel(properties[key])
         backend.put_configuration_recorder(request)
         _start_recorders(backend)
+        return name
 
     @staticmethod
     def _remove(backend: ConfigBackend, name: str) -> None:
@@ -171,29 +91,20 @@ class ConfigurationRecorderModel(_NamedConfigResource, CloudFormationModel):
         backend.delete_configuration_recorder(name)
 
 
-class DeliveryChannelModel(_NamedConfigResource, CloudFormationModel):
+class DeliveryChannelModel(_ConfigModel, CloudFormationModel):
+    cfn_type = "AWS::Config::DeliveryChannel"
+    name_property = "Name"
     collection = "delivery_channels"
     delete_before_rename = True
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Config::DeliveryChannel"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @staticmethod
-    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
+    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:
         _require_bucket(str(properties.get("S3BucketName") or ""), backend.partition)
         request = camel({key: value for key, value in properties.items() if key != "Name"})
         request["name"] = name
         backend.put_delivery_channel(request)
         _start_recorders(backend)
+        return name
 
     @staticmethod
     def _remove(backend: ConfigBackend, name: str) -> None:
@@ -203,27 +114,18 @@ class DeliveryChannelModel(_NamedConfigResource, CloudFormationModel):
         backend.delete_delivery_channel(name)
 
 
-class ConfigurationAggregatorModel(_NamedConfigResource, CloudFormationModel):
+class ConfigurationAggregatorModel(_ConfigModel, CloudFormationModel):
+    cfn_type = "AWS::Config::ConfigurationAggregator"
+    name_property = "ConfigurationAggregatorName"
+    cfn_attributes = frozenset({"ConfigurationAggregatorArn"})
     collection = "config_aggregators"
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ConfigurationAggregatorName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Config::ConfigurationAggregator"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "ConfigurationAggregatorArn"
-
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        aggregator = _backend(self.account_id, self.region_name).config_aggregators[self.name]
+        aggregator = self._backend(self.account_id, self.region_name).config_aggregators[self.name]
         return str(aggregator.configuration_aggregator_arn)
 
     @staticmethod
-    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
+    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:
         request: dict[str, Any] = {"ConfigurationAggregatorName": name, "Tags": properties.get("Tags", [])}
         if "OrganizationAggregationSource" in properties:
             source = dict(properties["OrganizationAggregationSource"])
@@ -235,29 +137,20 @@ class ConfigurationAggregatorModel(_NamedConfigResource, CloudFormationModel):
                 for source in properties["AccountAggregationSources"]
             ]
         backend.put_configuration_aggregator(request)
+        return name
 
     @staticmethod
     def _remove(backend: ConfigBackend, name: str) -> None:
         backend.delete_configuration_aggregator(name)
 
 
-class OrganizationConformancePackModel(_NamedConfigResource, CloudFormationModel):
+class OrganizationConformancePackModel(_ConfigModel, CloudFormationModel):
+    cfn_type = "AWS::Config::OrganizationConformancePack"
+    name_property = "OrganizationConformancePackName"
     collection = "organization_conformance_packs"
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "OrganizationConformancePackName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Config::OrganizationConformancePack"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @staticmethod
-    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> None:
+    def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:
         body = properties.get("TemplateBody")
         if body is not None and not isinstance(body, str):
             body = json.dumps(body)
@@ -272,6 +165,7 @@ class OrganizationConformancePackModel(_NamedConfigResource, CloudFormationModel
             "excluded_accounts": [str(account) for account in properties.get("ExcludedAccounts", [])],
         }
         backend.put_organization_conformance_pack(**request)
+        return name
 
     @staticmethod
     def _remove(backend: ConfigBackend, name: str) -> None:

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from moto.core.common_models import CloudFormationModel
 from moto.events.models import EventBus, EventBusPolicyStatement, Rule, events_backends
@@ -35,175 +35,105 @@ from moto.logs.models import logs_backends
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
 
+from orgdeploy.sandbox.cfn_models.base import SandboxModel
 from orgdeploy.sandbox.stacksets.targets import org_backend
 
 LOG = logging.getLogger("orgdeploy.sandbox.events")
 Deliver = Callable[[Rule, dict[str, Any], Any, dict[str, Any]], None]
 
 
-def _properties(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
-    return dict(cloudformation_json.get("Properties") or {})
+class _ReplacedModel(SandboxModel):
+    """A model every update replaces: the original goes first, then the new one is created."""
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        # Not TypeError: moto takes a TypeError from delete to mean "no delete" and goes on silently.
+        raise RuntimeError(f"{type(self).__name__} does not say how it is deleted")
+
+    @classmethod
+    def _update(
+        cls, original: Self, account_id: str, region_name: str, new_resource_name: str, properties: dict[str, Any]
+    ) -> str:
+        original.delete(account_id, region_name)
+        return cls._create(account_id, region_name, new_resource_name, properties)
 
 
-class EventBusPolicyModel(CloudFormationModel):
+def _bus_name(properties: dict[str, Any]) -> str:
+    return str(properties.get("EventBusName") or "default").split("/")[-1]
+
+
+class EventBusPolicyModel(_ReplacedModel, CloudFormationModel):
     """One statement of an event bus's resource policy (the Statement form of AWS::Events::EventBusPolicy)."""
 
-    def __init__(self, account_id: str, region_name: str, bus_name: str, statement_id: str) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.bus_name = bus_name
-        self.statement_id = statement_id
+    cfn_type = "AWS::Events::EventBusPolicy"
 
     @property
-    def physical_resource_id(self) -> str:
-        return self.statement_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Events::EventBusPolicy"
+    def bus_name(self) -> str:
+        return _bus_name(self.properties)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-    ) -> EventBusPolicyModel:
-        props = _properties(cloudformation_json)
-        bus_name = str(props.get("EventBusName") or "default").split("/")[-1]
-        sid = str(props["StatementId"])
-        statement = dict(props.get("Statement") or {})
+    def _create(cls, account_id: str, region_name: str, resource_name: str, properties: dict[str, Any]) -> str:
+        sid = str(properties["StatementId"])
+        statement = dict(properties.get("Statement") or {})
         if not statement:  # the older form: Action, Principal and Condition as properties
-            statement = {"Effect": "Allow", "Action": props.get("Action"), "Principal": {"AWS": props.get("Principal")}}
-            if props.get("Condition"):
-                condition = props["Condition"]
+            principal = {"AWS": properties.get("Principal")}
+            statement = {"Effect": "Allow", "Action": properties.get("Action"), "Principal": principal}
+            if properties.get("Condition"):
+                condition = properties["Condition"]
                 statement["Condition"] = {condition["Type"]: {condition["Key"]: condition["Value"]}}
-        bus = events_backends[account_id][region_name].describe_event_bus(bus_name)
+        bus = events_backends[account_id][region_name].describe_event_bus(_bus_name(properties))
         statement.setdefault("Resource", bus.arn)
         bus._statements[sid] = EventBusPolicyStatement.from_dict({**statement, "Sid": sid})
-        return cls(account_id, region_name, bus_name, sid)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: EventBusPolicyModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> EventBusPolicyModel:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        return sid
 
     def delete(self, account_id: str, region_name: str) -> None:
         bus = events_backends[account_id][region_name].event_buses.get(self.bus_name)
         if bus is not None:
-            bus.remove_statement(self.statement_id)
+            bus.remove_statement(self.name)
 
 
-class SubscriptionModel(CloudFormationModel):
-    def __init__(self, account_id: str, region_name: str, arn: str) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.arn = arn
+class SubscriptionModel(_ReplacedModel, CloudFormationModel):
+    """A topic's subscription; its physical id (and Ref) is the subscription's ARN."""
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
+    cfn_type = "AWS::SNS::Subscription"
+    cfn_attributes = frozenset({"Arn"})
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
+        return self.name
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-    ) -> SubscriptionModel:
-        props = _properties(cloudformation_json)
-        topic = parse_arn(str(props["TopicArn"]))
+    def _create(cls, account_id: str, region_name: str, resource_name: str, properties: dict[str, Any]) -> str:
+        # The topic's own account and Region hold the subscription.
+        topic = parse_arn(str(properties["TopicArn"]))
         backend = sns_backends[topic.account][topic.region]
-        subscription = backend.subscribe(str(props["TopicArn"]), str(props["Endpoint"]), str(props["Protocol"]))
-        return cls(account_id, region_name, subscription.arn)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: SubscriptionModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> SubscriptionModel:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        endpoint, protocol = str(properties["Endpoint"]), str(properties["Protocol"])
+        return str(backend.subscribe(str(properties["TopicArn"]), endpoint, protocol).arn)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        arn = parse_arn(self.arn)
-        sns_backends[arn.account][arn.region].unsubscribe(self.arn)
+        arn = parse_arn(self.name)
+        sns_backends[arn.account][arn.region].unsubscribe(self.name)
 
 
-class TopicPolicyModel(CloudFormationModel):
+def _topics(properties: dict[str, Any]) -> list[str]:
+    return [str(t) for t in properties.get("Topics", [])]
+
+
+class TopicPolicyModel(_ReplacedModel, CloudFormationModel):
     """Sets each topic's policy; deleting it puts back SNS's default policy, as AWS does."""
 
-    def __init__(self, account_id: str, region_name: str, topics: list[str]) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.topics = topics
+    cfn_type = "AWS::SNS::TopicPolicy"
 
     @property
-    def physical_resource_id(self) -> str:
-        return ",".join(self.topics)
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    def topics(self) -> list[str]:
+        return _topics(self.properties)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-    ) -> TopicPolicyModel:
-        props = _properties(cloudformation_json)
-        topics = [str(t) for t in props.get("Topics", [])]
+    def _create(cls, account_id: str, region_name: str, resource_name: str, properties: dict[str, Any]) -> str:
+        topics = _topics(properties)
         for arn in topics:
             parsed = parse_arn(arn)
-            sns_backends[parsed.account][parsed.region].get_topic(arn).policy = json.dumps(props["PolicyDocument"])
-        return cls(account_id, region_name, topics)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: TopicPolicyModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> TopicPolicyModel:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            topic = sns_backends[parsed.account][parsed.region].get_topic(arn)
+            topic.policy = json.dumps(properties["PolicyDocument"])
+        return ",".join(topics)
 
     def delete(self, account_id: str, region_name: str) -> None:
         for arn in self.topics:

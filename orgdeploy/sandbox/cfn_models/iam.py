@@ -13,12 +13,14 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from moto.core.common_models import CloudFormationModel
 from moto.iam import models as iam_models
 from moto.iam.exceptions import EntityAlreadyExists, InvalidInput, NotFoundException
 from moto.utilities.utils import get_partition
+
+from orgdeploy.sandbox.cfn_models.base import BackendModel, properties_of
 
 _AWS_POLICY_ARN = re.compile(r"^arn:[^:]+:iam::aws:policy(/(?:[^/]+/)*)([^/]+)$")
 
@@ -106,7 +108,7 @@ def patch_role_managed_policies() -> None:
     delete: Callable[..., None] = role_class.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def wanted(cloudformation_json: dict[str, Any]) -> list[str]:
-        return [str(arn) for arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []]
+        return [str(arn) for arn in properties_of(cloudformation_json).get("ManagedPolicyArns") or []]
 
     def create_from_cloudformation_json(
         cls: type[Any],
@@ -154,80 +156,41 @@ def patch_role_managed_policies() -> None:
     role_class.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]
 
 
-class ServiceLinkedRoleModel(CloudFormationModel):
-    def __init__(self, account_id: str, region_name: str, role_name: str, properties: dict[str, Any]) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.role_name = role_name
-        self.service_name = str(properties.get("AWSServiceName", ""))
-        self.custom_suffix = str(properties.get("CustomSuffix", ""))
+def _service_and_suffix(properties: dict[str, Any]) -> tuple[str, str]:
+    return str(properties.get("AWSServiceName", "")), str(properties.get("CustomSuffix", ""))
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.role_name
 
-    def is_created(self) -> bool:
-        return True
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""  # the name follows from AWSServiceName and CustomSuffix
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::IAM::ServiceLinkedRole"
+class ServiceLinkedRoleModel(BackendModel[iam_models.IAMBackend], CloudFormationModel):
+    cfn_type = "AWS::IAM::ServiceLinkedRole"
+    # No name property: the name follows from AWSServiceName and CustomSuffix, and IAM refuses a taken one.
+    refuse_existing = False
+    _backend = staticmethod(_iam)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    def _exists(cls, backend: iam_models.IAMBackend, name: str) -> bool:
+        # moto keys roles by id, not by name.
+        return any(role.name == name for role in backend.roles.values())
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> ServiceLinkedRoleModel:
-        properties = dict(cloudformation_json.get("Properties") or {})
-        role = _iam(account_id, region_name).create_service_linked_role(
+    @staticmethod
+    def _put(backend: iam_models.IAMBackend, resource_name: str, properties: dict[str, Any]) -> str:
+        role = backend.create_service_linked_role(
             str(properties.get("AWSServiceName", "")),
             properties.get("Description", ""),
             properties.get("CustomSuffix", ""),
         )
-        return cls(account_id, region_name, role.name, properties)
+        return str(role.name)
+
+    @staticmethod
+    def _remove(backend: iam_models.IAMBackend, name: str) -> None:
+        backend.delete_service_linked_role(name)
 
     @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: ServiceLinkedRoleModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> ServiceLinkedRoleModel:
-        properties = dict(cloudformation_json.get("Properties") or {})
-        same_role = (
-            str(properties.get("AWSServiceName", "")) == original_resource.service_name
-            and str(properties.get("CustomSuffix", "")) == original_resource.custom_suffix
-        )
-        if same_role:
-            # Only the description can change in place.
-            _iam(account_id, region_name).update_role_description(
-                original_resource.role_name, properties.get("Description", "")
-            )
-            return cls(account_id, region_name, original_resource.role_name, properties)
-        replacement = cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
-        cls.delete_from_cloudformation_json(original_resource.role_name, {}, account_id, region_name)
-        return replacement
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        iam = _iam(account_id, region_name)
-        if any(role.name == resource_name for role in iam.roles.values()):
-            iam.delete_service_linked_role(resource_name)
+    def _update(
+        cls, original: Self, account_id: str, region_name: str, new_resource_name: str, properties: dict[str, Any]
+    ) -> str:
+        if _service_and_suffix(properties) != _service_and_suffix(original.properties):
+            # Another service or suffix is another role: it is created, then the old one deleted.
+            return super()._update(original, account_id, region_name, new_resource_name, properties)
+        # Only the description can change in place.
+        _iam(account_id, region_name).update_role_description(original.name, properties.get("Description", ""))
+        return original.name

@@ -22,6 +22,8 @@ from moto.s3.models import FakeBucket, S3Backend, s3_backends
 from moto.s3.utils import bucket_policy_is_public
 from moto.utilities.utils import get_partition
 
+from orgdeploy.sandbox.cfn_models.base import BackendModel, properties_of
+
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _PUBLIC_ACCESS_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
@@ -96,7 +98,7 @@ def patch_bucket_properties() -> None:
         **kwargs: Any,
     ) -> FakeBucket:
         bucket = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        properties = dict(cloudformation_json.get("Properties") or {})
+        properties = properties_of(cloudformation_json)
         apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=False)
         return bucket
 
@@ -112,7 +114,7 @@ def patch_bucket_properties() -> None:
         bucket = update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         # A replacement went through the wrapped create above and is complete already.
         if bucket is original_resource:
-            properties = dict(cloudformation_json.get("Properties") or {})
+            properties = properties_of(cloudformation_json)
             apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=True)
         return bucket
 
@@ -125,37 +127,22 @@ def _policy_text(document: Any) -> bytes:
     return text.encode("utf-8")
 
 
-class BucketPolicyModel(CloudFormationModel):
-    """A bucket's policy; its physical id (and Ref) is the bucket name, as in CloudFormation."""
+class BucketPolicyModel(BackendModel[S3Backend], CloudFormationModel):
+    """A bucket's policy; its physical id (and Ref) is the bucket name, as in CloudFormation.
 
-    def __init__(self, account_id: str, region_name: str, bucket_name: str) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.bucket_name = bucket_name
+    Bucket is a replacement property: on an update to another bucket, the old bucket's policy goes.
+    """
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.bucket_name
-
-    def is_created(self) -> bool:
-        return True
+    cfn_type = "AWS::S3::BucketPolicy"
+    # The resource name is generated and names nothing in S3, so there is nothing to refuse.
+    refuse_existing = False
+    # A bucket deleted before its policy took the policy with it.
+    collection = "buckets"
+    _backend = staticmethod(_s3)
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""  # no name property: the policy belongs to the bucket
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    @staticmethod
-    def _put(account_id: str, region_name: str, properties: dict[str, Any]) -> str:
-        backend = _s3(account_id, region_name)
-        name = str(properties.get("Bucket", ""))
+    def _put(backend: S3Backend, resource_name: str, properties: dict[str, Any]) -> str:
+        name = str(properties.get("Bucket", ""))  # the generated resource name is not used
         if name not in backend.buckets:
             # Only the bucket owner's account may set its policy.
             if name in s3_backends.bucket_accounts:
@@ -169,38 +156,6 @@ class BucketPolicyModel(CloudFormationModel):
         backend.put_bucket_policy(name, policy)
         return name
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> BucketPolicyModel:
-        name = cls._put(account_id, region_name, dict(cloudformation_json.get("Properties") or {}))
-        return cls(account_id, region_name, name)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: BucketPolicyModel,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> BucketPolicyModel:
-        name = cls._put(account_id, region_name, dict(cloudformation_json.get("Properties") or {}))
-        if name != original_resource.bucket_name:
-            # Bucket is a replacement property: the old bucket's policy goes.
-            cls.delete_from_cloudformation_json(original_resource.bucket_name, {}, account_id, region_name)
-        return cls(account_id, region_name, name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        backend = _s3(account_id, region_name)
-        # A bucket deleted before its policy took the policy with it.
-        if resource_name in backend.buckets:
-            backend.delete_bucket_policy(resource_name)
+    @staticmethod
+    def _remove(backend: S3Backend, name: str) -> None:
+        backend.delete_bucket_policy(name)

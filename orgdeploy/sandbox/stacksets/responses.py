@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation import urls as cfn_urls
@@ -212,58 +213,47 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
 
     def create_stack_instances(self) -> ActionResult:
         stackset = self._stackset()
-        operation_id = self._operation_id()
-        preferences = self._preferences()
         if stackset.permission_model == "SERVICE_MANAGED":
             _require_organizations_access()
-        operations.ensure_can_start(stackset, operation_id)
-        targets = self._requested_targets(stackset, "CREATE")
-        operations.start(
-            self.cloudformation_backend,
-            stackset,
-            action="CREATE",
-            targets=targets,
-            operation_id=operation_id,
-            preferences=preferences,
-            deployment_targets=self._deployment_targets(),
-            overrides=self._get_param("ParameterOverrides"),
+        return self._start_instances(
+            stackset, "CREATE", lambda wanted: wanted, overrides=self._get_param("ParameterOverrides")
         )
-        return ActionResult({"OperationId": operation_id})
 
     def update_stack_instances(self) -> ActionResult:
         stackset = self._stackset()
-        operation_id = self._operation_id()
-        preferences = self._preferences()
-        operations.ensure_can_start(stackset, operation_id)
-        wanted = self._requested_targets(stackset, "UPDATE")
-        targets = existing_targets(stackset, wanted, strict=stackset.permission_model == "SELF_MANAGED")
-        operations.start(
-            self.cloudformation_backend,
+        strict = stackset.permission_model == "SELF_MANAGED"
+        return self._start_instances(
             stackset,
-            action="UPDATE",
-            targets=targets,
-            operation_id=operation_id,
-            preferences=preferences,
-            deployment_targets=self._deployment_targets(),
+            "UPDATE",
+            lambda wanted: existing_targets(stackset, wanted, strict=strict),
             overrides=self._get_param("ParameterOverrides"),
         )
-        return ActionResult({"OperationId": operation_id})
 
     def delete_stack_instances(self) -> ActionResult:
         stackset = self._stackset()
+        return self._start_instances(
+            stackset,
+            "DELETE",
+            lambda wanted: existing_targets(stackset, wanted, strict=False),
+            retain_stacks=bool(self._get_param("RetainStacks")),
+        )
+
+    def _start_instances(
+        self, stackset: StackSet, action: str, targets_of: Callable[[Any], Any], **extra: Any
+    ) -> ActionResult:
+        """One instance operation: checks first, then the targets it reaches, then the queued operation."""
         operation_id = self._operation_id()
         preferences = self._preferences()
         operations.ensure_can_start(stackset, operation_id)
-        targets = existing_targets(stackset, self._requested_targets(stackset, "DELETE"), strict=False)
         operations.start(
             self.cloudformation_backend,
             stackset,
-            action="DELETE",
-            targets=targets,
+            action=action,
+            targets=targets_of(self._requested_targets(stackset, action)),
             operation_id=operation_id,
             preferences=preferences,
             deployment_targets=self._deployment_targets(),
-            retain_stacks=bool(self._get_param("RetainStacks")),
+            **extra,
         )
         return ActionResult({"OperationId": operation_id})
 
