@@ -99,10 +99,10 @@ def recorder(frequency: str = "CONTINUOUS") -> dict[str, Any]:
     }
 
 
-def channel(bucket: str = BUCKET) -> dict[str, Any]:
+def channel(bucket: str = BUCKET, **extra: Any) -> dict[str, Any]:
     return {
         "Type": "AWS::Config::DeliveryChannel",
-        "DependsOn": "ConfigurationRecorder",
+        **extra,
         "Properties": {
             "Name": "orgdeploy",
             "S3BucketName": bucket,
@@ -148,10 +148,43 @@ def test_recorder_and_channel_stack_records_then_deletes(endpoint: str) -> None:
     assert config.describe_delivery_channels()["DeliveryChannels"] == []
 
 
-def test_stack_update_changes_recording_mode(endpoint: str) -> None:
+def test_a_channel_that_waits_for_the_recorder_deadlocks_the_stack(endpoint: str) -> None:
+    # The recorder's create handler starts it, which needs a channel; this channel waits for the recorder.
+    make_central_bucket(endpoint)
     cfn = client(endpoint, "cloudformation", MEMBER)
-    create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder()})
-    template = {"Resources": {"ConfigurationRecorder": recorder("DAILY")}}
+    resources = {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel(DependsOn="ConfigurationRecorder")}
+
+    stack = create_stack(cfn, "recorder", resources)
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = failed_reasons(cfn, "recorder")["ConfigurationRecorder"]
+    assert "Error Code: NoAvailableDeliveryChannelException" in reason
+    assert "Delivery channel is not available to start configuration recorder." in reason
+    config = client(endpoint, "config", MEMBER)
+    assert config.describe_configuration_recorders()["ConfigurationRecorders"] == []
+    assert config.describe_delivery_channels()["DeliveryChannels"] == []
+
+
+def test_a_recorder_alone_cannot_start_without_a_channel(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    stack = create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder()})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "NoAvailableDeliveryChannelException" in failed_reasons(cfn, "recorder")["ConfigurationRecorder"]
+
+
+def test_a_channel_needs_a_recorder_first(endpoint: str) -> None:
+    make_central_bucket(endpoint)
+    config = client(endpoint, "config", MEMBER)
+    with pytest.raises(ClientError) as raised:
+        config.put_delivery_channel(DeliveryChannel={"name": "orgdeploy", "s3BucketName": BUCKET})
+    assert raised.value.response["Error"]["Code"] == "NoAvailableConfigurationRecorderException"
+
+
+def test_stack_update_changes_recording_mode(endpoint: str) -> None:
+    make_central_bucket(endpoint)
+    cfn = client(endpoint, "cloudformation", MEMBER)
+    create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel()})
+    template = {"Resources": {"ConfigurationRecorder": recorder("DAILY"), "DeliveryChannel": channel()}}
     cfn.update_stack(StackName="recorder", TemplateBody=json.dumps(template))
     [rec] = client(endpoint, "config", MEMBER).describe_configuration_recorders()["ConfigurationRecorders"]
     assert rec["recordingMode"]["recordingFrequency"] == "DAILY"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.config.exceptions import NoAvailableDeliveryChannelException
 from moto.config.models import ConfigBackend, config_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
 from moto.s3.models import s3_backends
 
 from orgdeploy.sandbox.cfn_models.base import BackendModel
+from orgdeploy.sandbox.cfn_models.stack_failures import depends_on, template_resources
 
 _BOOLEAN_KEYS = {"AllSupported", "IncludeGlobalResourceTypes", "AllAwsRegions"}
 
@@ -46,6 +48,19 @@ def _start_recorders(backend: ConfigBackend) -> None:
             backend.start_configuration_recorder(name)
 
 
+def _channel_will_come(recorder_logical_id: str) -> bool:
+    """Whether the recorder handler's wait for a channel can end: the stack creates one that does not wait for it.
+
+    The create handler calls StartConfigurationRecorder and waits for a delivery channel. A channel
+    with DependsOn (or a Ref) on the recorder is never created, so the handler fails.
+    """
+    resources = template_resources()
+    return any(
+        spec.get("Type") == DeliveryChannelModel.cfn_type and not depends_on(resources, logical_id, recorder_logical_id)
+        for logical_id, spec in resources.items()
+    )
+
+
 def _require_bucket(name: str, partition: str) -> None:
     """The delivery bucket must exist, in any account of the partition.
 
@@ -74,6 +89,18 @@ class ConfigurationRecorderModel(_ConfigModel, CloudFormationModel):
     name_property = "Name"
     collection = "recorders"
     delete_before_rename = True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        made = super().create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+        backend = cls._backend(account_id, region_name)
+        if not backend.delivery_channels and not _channel_will_come(str(kwargs.get("LogicalId", ""))):
+            # What the handler put goes with the failed resource, as its rollback would remove it.
+            cls._remove(backend, resource_name)
+            raise NoAvailableDeliveryChannelException()
+        return made
 
     @staticmethod
     def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:

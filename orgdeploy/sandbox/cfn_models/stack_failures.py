@@ -11,6 +11,8 @@ and the resource's CREATE_FAILED event in `stack.events`.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,9 @@ from moto.core.exceptions import JsonRESTError, ServiceException
 # Attribute set on an exception to name the resource whose creation raised it.
 _FAILED_RESOURCE = "_orgdeploy_failed_resource"
 
+# The template resources of the stack whose resource is being created, innermost last (Ref nests creation).
+_creating = threading.local()
+
 # How the legacy resource handlers name a service in their failure messages.
 _SERVICE_NAMES = {"Config": "AmazonConfig", "IAM": "AmazonIdentityManagement", "S3": "Amazon S3"}
 
@@ -31,6 +36,50 @@ class HandlerError(JsonRESTError):
 
     def __init__(self, handler_code: str, message: str) -> None:
         super().__init__(handler_code, message)
+
+
+def template_resources() -> dict[str, Any]:
+    """The Resources section of the template being deployed in this thread ({} outside a stack operation)."""
+    stack: list[dict[str, Any]] = getattr(_creating, "resources", [])
+    return stack[-1] if stack else {}
+
+
+def depends_on(resources: dict[str, Any], logical_id: str, other: str) -> bool:
+    """Whether logical_id waits for other: DependsOn, Ref, Fn::GetAtt or ${other} in Fn::Sub, transitively."""
+    seen: set[str] = set()
+    pending = [logical_id]
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in resources:
+            continue
+        seen.add(current)
+        needs = _references(resources[current])
+        if other in needs:
+            return True
+        pending.extend(needs)
+    return False
+
+
+def _references(value: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "DependsOn":
+                found.update([item] if isinstance(item, str) else item)
+            elif key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) else item
+                found.update(re.findall(r"\$\{([A-Za-z0-9]+)[}.]", str(text)))
+                found |= _references(item[1] if isinstance(item, list) and len(item) > 1 else None)
+            else:
+                found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
 
 
 def already_exists(resource_type: str, identifier: str) -> HandlerError:
@@ -112,6 +161,8 @@ def patch_stack_failures() -> None:
     def parse_and_create_resource(
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
     ) -> Any:
+        stack = _creating.__dict__.setdefault("resources", [])
+        stack.append(getattr(resources_map, "_resource_json_map", {}))
         try:
             return create_resource(logical_id, resource_json, resources_map, account_id, region_name)
         except Exception as exc:
@@ -119,6 +170,8 @@ def patch_stack_failures() -> None:
             if not hasattr(exc, _FAILED_RESOURCE):
                 setattr(exc, _FAILED_RESOURCE, (logical_id, str(resource_json.get("Type", ""))))
             raise
+        finally:
+            stack.pop()
 
     create_resources: Callable[[Any], None] = cfn_models.Stack.create_resources
 
