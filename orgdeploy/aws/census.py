@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import call_with_retries, error_code
@@ -32,13 +33,32 @@ PERMISSIONS = (
 
 def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, management: str) -> tuple[str, ...]:
     """Regions (of those given) not enabled in account, asked of the Account API from the management account."""
-    if ctx.caller_account == management:
-        client = ctx.client("account")
-        kwargs = {} if account == management else {"AccountId": account}
+    return _disabled_regions(ctx, account, regions, management=management)[0]
+
+
+def _disabled_regions(
+    ctx: AwsContext, account: str, regions: list[str], *, management: str
+) -> tuple[tuple[str, ...], bool]:
+    """The disabled Regions, and whether they had to be asked of the account itself."""
+    in_account = False
+    if ctx.caller_account == management and account != management:
+        try:
+            found = _opt_statuses(ctx.client("account"), AccountId=account)
+        except Exception as exc:
+            # Asking about another account needs trusted access for account.amazonaws.com.
+            if error_code(exc) != "AccessDeniedException":
+                raise
+            found, in_account = _opt_statuses(ctx.client("account", account=account)), True
+    elif ctx.caller_account == management:
+        found = _opt_statuses(ctx.client("account"))
     else:
         # Only the management account may ask about others: ask each account about itself.
-        client = ctx.client("account", account=account)
-        kwargs = {}
+        found, in_account = _opt_statuses(ctx.client("account", account=account)), True
+    off = tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
+    return off, in_account and ctx.caller_account == management
+
+
+def _opt_statuses(client: Any, **kwargs: str) -> dict[str, str]:
     found: dict[str, str] = {}
 
     def collect() -> None:
@@ -47,14 +67,14 @@ def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, manag
                 found[item["RegionName"]] = item["RegionOptStatus"]
 
     call_with_retries(collect)
-    return tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
+    return found
 
 
 def survey_account(
     ctx: AwsContext, account: str, regions: list[str], *, management: str, orgdeploy_recorder: str
 ) -> AccountFacts:
     try:
-        off = disabled_regions(ctx, account, regions, management=management)
+        off, in_account = _disabled_regions(ctx, account, regions, management=management)
         iam = ctx.client("iam", account=account)
         try:
             call_with_retries(iam.get_role, RoleName=SERVICE_LINKED_ROLE)
@@ -90,7 +110,7 @@ def survey_account(
                     delivery_channel=channel,
                 )
                 recorders.append((region, fact))
-        return AccountFacts(account, True, "", has_role, tuple(recorders), off)
+        return AccountFacts(account, True, "", has_role, tuple(recorders), off, regions_read_in_account=in_account)
     except Exception as exc:
         code = error_code(exc) or type(exc).__name__
         return AccountFacts(account, False, f"{code}: {exc}")

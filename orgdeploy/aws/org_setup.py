@@ -12,7 +12,9 @@ from orgdeploy.aws.stacksets import StackSetsGateway
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_PRINCIPAL = "config.amazonaws.com"
 CONFIG_MULTI_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
-SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
+# The census asks the Account Management API about each member from the management account.
+ACCOUNT_PRINCIPAL = "account.amazonaws.com"
+SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL, ACCOUNT_PRINCIPAL)
 DELEGATED_PRINCIPALS = (STACKSETS_PRINCIPAL, CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
 
 

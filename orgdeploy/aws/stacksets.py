@@ -112,11 +112,12 @@ class StackSetsGateway:
             )
             for i in self._pages("list_stack_instances", "Summaries", StackSetName=name)
         )
+        summaries = self._pages("list_stack_set_operations", "Summaries", StackSetName=name)
         operations = tuple(
-            Operation(o["OperationId"], o.get("Action", ""), o["Status"])
-            for o in self._pages("list_stack_set_operations", "Summaries", StackSetName=name)
-            if o["Status"] in IN_FLIGHT
+            Operation(o["OperationId"], o.get("Action", ""), o["Status"]) for o in summaries if o["Status"] in IN_FLIGHT
         )
+        ended = [o for o in summaries if o["Status"] in FINISHED]
+        last = max(ended, key=lambda o: (str(o.get("CreationTimestamp", "")), o["OperationId"]), default=None)
         auto = detail.get("AutoDeployment", {})
         return StackSetState(
             name=name,
@@ -130,6 +131,7 @@ class StackSetsGateway:
             managed_execution=bool(detail.get("ManagedExecution", {}).get("Active", False)),
             instances=instances,
             operations_in_flight=operations,
+            last_finished_operation=last["OperationId"] if last else "",
         )
 
     def arn(self, name: str) -> str:

@@ -59,7 +59,8 @@ def census(
     inactive = tuple(AccountFacts(a.id, False, f"account is {a.status}") for a in org.accounts if not a.active)
     result = Census(org, tuple(loaded.regions), facts + inactive)
     if output is CensusOutput.json:
-        typer.echo(json.dumps({"regions": list(loaded.regions), "rows": result.rows()}, indent=2))
+        document = {"regions": list(loaded.regions), "rows": result.rows(), "notes": result.notes}
+        typer.echo(json.dumps(document, indent=2))
     elif output is CensusOutput.csv:
         typer.echo(result.to_csv(), nl=False)
     else:

@@ -40,6 +40,14 @@ TrustedAccess = Annotated[
     bool,
     typer.Option("--enable-trusted-access", help="Turn on StackSets trusted access with Organizations if it is off."),
 ]
+SkipUnreadable = Annotated[
+    bool,
+    typer.Option(
+        "--skip-unreadable-accounts",
+        help="Plan around accounts the census cannot read (their instances are left as they are) "
+        "instead of refusing to plan.",
+    ),
+]
 QuotaOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -73,6 +81,7 @@ def plan(
     config: ConfigOption = DEFAULT_CONFIG,
     output: OutputOption = Output.text,
     enable_trusted_access: TrustedAccess = False,
+    skip_unreadable_accounts: SkipUnreadable = False,
     quota: QuotaOption = None,
     profile: Profile = None,
     region: Region = None,
@@ -88,45 +97,34 @@ def plan(
     """
     from orgdeploy.config.model import load_config
     from orgdeploy.reporting.run_text import plan_text
-    from orgdeploy.running.deploy import RunOptions, make_plan
+    from orgdeploy.running.deploy import make_plan
 
     loaded = load_config(config)
-    quotas = _quotas(quota)
+    run = _run_options(quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts)
     options = AwsCliOptions(
         profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox, sandbox_accounts=sandbox_accounts
     )
     with aws_context(options, loaded) as ctx:
-        _, the_plan = make_plan(
-            ctx, loaded, options=RunOptions(enable_trusted_access=enable_trusted_access, quota_override=quotas)
-        )
+        _, the_plan = make_plan(ctx, loaded, options=run)
     if output is Output.json:
         typer.echo(json.dumps(the_plan.to_dict(), indent=2))
     else:
         typer.echo(plan_text(the_plan))
 
 
-def _run(
-    *,
-    config: Config,
-    output: Output,
-    yes: bool,
-    enable_trusted_access: bool,
-    quota: list[str] | None,
-    timeout: float,
-    options: AwsCliOptions,
-) -> None:
-    quotas = _quotas(quota)
+def _run_options(quota: list[str] | None, *, enable_trusted_access: bool = False, skip_unreadable: bool) -> Any:
+    """RunOptions from the command line (checked before any AWS call)."""
+    from orgdeploy.running.deploy import RunOptions
+
+    return RunOptions(
+        enable_trusted_access=enable_trusted_access, quota_override=_quotas(quota), skip_unreadable=skip_unreadable
+    )
+
+
+def _run(*, config: Config, output: Output, yes: bool, run: Any, timeout: float, options: AwsCliOptions) -> None:
     _require_yes_or_terminal(yes)
     with aws_context(options, config) as ctx:
-        _apply_in(
-            ctx,
-            config,
-            output=output,
-            yes=yes,
-            enable_trusted_access=enable_trusted_access,
-            quotas=quotas,
-            timeout=timeout,
-        )
+        _apply_in(ctx, config, output=output, yes=yes, run=run, timeout=timeout)
 
 
 def _require_yes_or_terminal(yes: bool) -> None:
@@ -142,13 +140,12 @@ def _apply_in(
     *,
     output: Output,
     yes: bool,
-    enable_trusted_access: bool = False,
-    quotas: Any = None,
+    run: Any,
     timeout: float,
 ) -> None:
     """Plan, confirm, execute and report, with an open AwsContext. Exit 1 when anything failed."""
     from orgdeploy.reporting.run_text import execution_text, plan_text
-    from orgdeploy.running.deploy import RunOptions, apply
+    from orgdeploy.running.deploy import apply
     from orgdeploy.running.executor import ExecutorSettings
     from orgdeploy.running.progress import LineReporter, LiveReporter, SilentReporter, SwitchableReporter
 
@@ -168,7 +165,7 @@ def _apply_in(
         report = apply(
             ctx,
             loaded,
-            options=RunOptions(enable_trusted_access=enable_trusted_access, quota_override=quotas),
+            options=run,
             reporter=reporter,
             settings=ExecutorSettings(operation_timeout=timeout),
             confirm=confirm,
@@ -202,6 +199,7 @@ def bootstrap(
     config: ConfigOption = DEFAULT_CONFIG,
     yes: YesOption = False,
     enable_trusted_access: TrustedAccess = False,
+    skip_unreadable_accounts: SkipUnreadable = False,
     output: OutputOption = Output.text,
     quota: QuotaOption = None,
     timeout: TimeoutOption = 3600.0,
@@ -229,8 +227,7 @@ def bootstrap(
         config=load_config(config),
         output=output,
         yes=yes,
-        enable_trusted_access=enable_trusted_access,
-        quota=quota,
+        run=_run_options(quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts),
         timeout=timeout,
         options=AwsCliOptions(
             profile=profile,
@@ -251,6 +248,7 @@ def update(
     ] = False,
     yes: YesOption = False,
     output: OutputOption = Output.text,
+    skip_unreadable_accounts: SkipUnreadable = False,
     quota: QuotaOption = None,
     timeout: TimeoutOption = 3600.0,
     profile: Profile = None,
@@ -278,18 +276,11 @@ def update(
         sandbox_accounts=sandbox_accounts,
         sandbox_op_seconds=sandbox_op_seconds,
     )
+    run = _run_options(quota, skip_unreadable=skip_unreadable_accounts)
     if dry_run:
-        _dry_run(config=loaded, output=output, quota=quota, options=options)
+        _dry_run(config=loaded, output=output, run=run, options=options)
         return
-    _run(
-        config=loaded,
-        output=output,
-        yes=yes,
-        enable_trusted_access=False,
-        quota=quota,
-        timeout=timeout,
-        options=options,
-    )
+    _run(config=loaded, output=output, yes=yes, run=run, timeout=timeout, options=options)
 
 
 def _lint_gate(config: Path) -> Config:
@@ -305,17 +296,15 @@ def _lint_gate(config: Path) -> Config:
     return loaded
 
 
-def _dry_run(*, config: Config, output: Output, quota: list[str] | None, options: AwsCliOptions) -> None:
+def _dry_run(*, config: Config, output: Output, run: Any, options: AwsCliOptions) -> None:
     from orgdeploy.planning.diffs import template_diffs
     from orgdeploy.reporting.run_text import plan_text
-    from orgdeploy.running.deploy import RunOptions, make_plan
+    from orgdeploy.running.deploy import make_plan
     from orgdeploy.templates.render import render_all
 
     rendered = render_all(config)
     with aws_context(options, config) as ctx:
-        inventory, the_plan = make_plan(
-            ctx, config, options=RunOptions(quota_override=_quotas(quota)), rendered=rendered
-        )
+        inventory, the_plan = make_plan(ctx, config, options=run, rendered=rendered)
     diffs = template_diffs(the_plan, inventory, rendered)
     if output is Output.json:
         typer.echo(json.dumps({"plan": the_plan.to_dict(), "diffs": diffs}, indent=2))
@@ -330,6 +319,7 @@ def add_region(
     config: ConfigOption = DEFAULT_CONFIG,
     yes: YesOption = False,
     output: OutputOption = Output.text,
+    skip_unreadable_accounts: SkipUnreadable = False,
     timeout: TimeoutOption = 3600.0,
     profile: Profile = None,
     region: Region = None,
@@ -380,7 +370,8 @@ def add_region(
         added = add_regions(path, new)
         if added:
             typer.echo(f"added {', '.join(added)} to {path}", err=True)
-        _apply_in(ctx, load_config(path), output=output, yes=yes, timeout=timeout)
+        run = _run_options(None, skip_unreadable=skip_unreadable_accounts)
+        _apply_in(ctx, load_config(path), output=output, yes=yes, run=run, timeout=timeout)
 
 
 def register(app: typer.Typer) -> None:

@@ -125,6 +125,8 @@ class StackSetState:
     managed_execution: bool
     instances: tuple[StackInstance, ...]
     operations_in_flight: tuple[Operation, ...] = ()
+    # The newest operation that ended: a retry after a failure is a new attempt, so its OperationId differs.
+    last_finished_operation: str = ""
 
     def instance(self, account: str, region: str) -> StackInstance | None:
         return self._by_place.get((account, region))
@@ -167,6 +169,9 @@ class AccountFacts:
     has_service_linked_role: bool | None = None
     recorders: tuple[tuple[str, RecorderFact], ...] = ()  # (Region, recorder)
     disabled_regions: tuple[str, ...] = ()
+    # The management account could not ask the Account API about it (trusted access for
+    # account.amazonaws.com is off), so its Regions were asked of the account itself.
+    regions_read_in_account: bool = False
 
     def recorder(self, region: str) -> RecorderFact | None:
         return self._recorder_by_region.get(region)

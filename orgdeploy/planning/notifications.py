@@ -138,6 +138,7 @@ def _forwarder_stack_set(
         first_region=stage.home,
         root_id=inventory.organization.root_id,
         depends_on=stage.builder.present(set_step, *base, *after),
+        leave_alone=stage.desired.leave_alone,
     )
     return QuotaUsage(name, sum(len(v) for v in desired.values()), inventory.quotas.instances_per_stack_set)
 
@@ -236,7 +237,9 @@ def _remove_everything(stage: Stage) -> None:
                     regions=tuple(regions),
                     operation_preferences=operation_preferences(stage.config, parallel=True),
                     deployment_targets=targets,
-                    operation_id=operation_id(step_id, {"targets": targets, "regions": regions}),
+                    operation_id=operation_id(
+                        step_id, {"targets": targets, "regions": regions}, after=existing.last_finished_operation
+                    ),
                 )
             ),
         )

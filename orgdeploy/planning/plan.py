@@ -150,9 +150,16 @@ class Plan:
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")
 
 
-def operation_id(step_id: str, content: Any) -> str:
-    """Deterministic StackSets OperationId: [a-zA-Z0-9][-a-zA-Z0-9]*, at most 128 characters."""
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
+def operation_id(step_id: str, content: Any, *, after: str = "") -> str:
+    """Deterministic StackSets OperationId: [a-zA-Z0-9][-a-zA-Z0-9]*, at most 128 characters.
+
+    The id is an idempotency token. `after` is the stack set's newest ended operation: a crash-resume
+    plans the same id and adopts the operation in flight, while a re-run after a failure (which ended
+    an operation) plans a new id, so the failed step is tried again instead of adopted for ever.
+    """
+    digest = hashlib.sha256(
+        json.dumps({"content": content, "after": after}, sort_keys=True, default=str).encode()
+    ).hexdigest()[:20]
     stem = _UNSAFE.sub("-", step_id).strip("-")[:100] or "op"
     return f"{stem}-{digest}"
 

@@ -25,6 +25,8 @@ from orgdeploy.templates.render import RenderedSet
 @dataclass(frozen=True)
 class PlanOptions:
     enable_trusted_access: bool = False
+    # Plan around accounts the census could not read, leaving them as they are, instead of refusing.
+    skip_unreadable: bool = False
 
 
 def _trusted_access(stage: Stage, options: PlanOptions) -> tuple[str, ...]:
@@ -80,6 +82,7 @@ def _role_stage(stage: Stage, base: tuple[str, ...]) -> tuple[str | None, dict[s
         first_region=stage.home,
         root_id=stage.inventory.organization.root_id,
         depends_on=stage.builder.present(set_step, *base),
+        leave_alone=stage.desired.leave_alone,
     )
     return set_step, region_steps, len(accounts)
 
@@ -138,6 +141,7 @@ def _recorder_stage(
             first_region=stage.home,
             root_id=org.root_id,
             depends_on=stage.builder.present(set_step, *after),
+            leave_alone=stage.desired.leave_alone,
             exact_accounts=not whole,
         )
         for region, ids in steps.items():
@@ -202,7 +206,8 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     org = inventory.organization
     hub_account(config, org)  # bad input is reported before anything else
     builder = Builder()
-    desired = Desired(config, inventory)
+    options = options or PlanOptions()
+    desired = Desired(config, inventory, skip_unreadable=options.skip_unreadable)
     builder.skipped.extend(desired.skipped)
     stage = Stage(
         config=config,
@@ -213,7 +218,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         bucket_name=naming.default_delivery_bucket(config, org.id),
         target_units=[org.resolve_target(t) for t in config.targets.organizational_units],
     )
-    base = _trusted_access(stage, options or PlanOptions())
+    base = _trusted_access(stage, options)
     bucket_account = config.delivery.bucket_account or org.management_account_id
     bucket = stage.stack(
         template_key="delivery-bucket",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orgdeploy.config.model import Config
+from orgdeploy.errors import PlanBlocked
 from orgdeploy.planning.inventory import Account, Inventory, StackSetState
 from orgdeploy.planning.plan import Skip
 from orgdeploy.planning.steps import Builder, stack_step
@@ -19,7 +20,7 @@ from orgdeploy.templates.render import RenderedSet
 class Desired:
     """Which member accounts should hold which instances, and what was skipped and why."""
 
-    def __init__(self, config: Config, inventory: Inventory) -> None:
+    def __init__(self, config: Config, inventory: Inventory, *, skip_unreadable: bool = False) -> None:
         self.config = config
         self.inventory = inventory
         org = inventory.organization
@@ -27,13 +28,30 @@ class Desired:
         self.in_scope = org.members_under(config.targets.organizational_units)
         self.targeted: list[Account] = []
         self.skipped: list[Skip] = []
+        # Accounts whose instances no operation may touch: AWS skips suspended accounts, and an account
+        # the census could not read is unknown, never clean.
+        self.leave_alone: frozenset[str] = frozenset(a.id for a in self.in_scope if not a.active)
+        unreadable = []
         for account in self.in_scope:
+            facts = inventory.facts_for(account.id)
             if account.id in excluded:
                 self.skipped.append(Skip(account.id, None, "account", "excluded by targets.exclude_accounts"))
             elif not account.active:
                 self.skipped.append(Skip(account.id, None, "account", f"account is {account.status}"))
+            elif facts is not None and not facts.reachable:
+                unreadable.append(f"{account.name} {account.id} ({facts.reason})")
+                self.leave_alone |= {account.id}
+                reason = f"the census could not read it ({facts.reason}); left untouched (--skip-unreadable-accounts)"
+                self.skipped.append(Skip(account.id, None, "account", reason))
             else:
                 self.targeted.append(account)
+        if unreadable and not skip_unreadable:
+            raise PlanBlocked(
+                f"the census could not read {len(unreadable)} account(s): {', '.join(unreadable)}. "
+                "Their Config state is unknown, so nothing is planned. Make census.role_name "
+                f"({config.census.role_name}) assumable there and run again, or pass --skip-unreadable-accounts "
+                "to leave them out (their instances are left as they are)."
+            )
         targeted_ids = {a.id for a in self.targeted}
         self.excluded_in_scope = sorted(a.id for a in self.in_scope if a.id not in targeted_ids)
 

@@ -109,13 +109,18 @@ def removal_steps(
     step_prefix: str,
     root_id: str,
     depends_on: tuple[str, ...],
+    leave_alone: frozenset[str] = frozenset(),
 ) -> None:
-    """Instances that should no longer exist: Regions dropped, accounts excluded or skipped."""
+    """Instances that should no longer exist: Regions dropped, accounts excluded or skipped.
+
+    Accounts in leave_alone keep theirs: AWS skips a suspended account (SKIPPED_SUSPENDED_ACCOUNT), so a
+    delete there would be planned again on every run, and an unreadable account's state is unknown.
+    """
     wanted = {region: set(accounts) for region, accounts in desired.items()}
     removals: dict[str, list[str]] = {}
     if existing:
         for instance in existing.instances:
-            if instance.account not in wanted.get(instance.region, ()):
+            if instance.account not in wanted.get(instance.region, ()) and instance.account not in leave_alone:
                 removals.setdefault(instance.region, []).append(instance.account)
     by_accounts: dict[tuple[str, ...], list[str]] = {}
     for region, accounts in sorted(removals.items()):
@@ -138,7 +143,7 @@ def removal_steps(
                 depends_on=depends_on,
                 operation_preferences=operation_preferences(config, parallel=True),
                 deployment_targets=targets,
-                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}),
+                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}, after=_after(existing)),
             )
         )
 
@@ -157,6 +162,7 @@ def instance_steps(
     depends_on: tuple[str, ...],
     root_id: str,
     exact_accounts: bool = False,
+    leave_alone: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step ids."""
     region_steps: dict[str, list[str]] = {}
@@ -200,7 +206,9 @@ def instance_steps(
                     depends_on=depends_on if key == "first" else (*depends_on, *first_steps),
                     operation_preferences=operation_preferences(config, parallel=True if key != "first" else None),
                     deployment_targets=targets,
-                    operation_id=operation_id(step_id, {"targets": targets, "regions": regions, "state": state}),
+                    operation_id=operation_id(
+                        step_id, {"targets": targets, "regions": regions, "state": state}, after=_after(existing)
+                    ),
                 )
                 sid = builder.add(step)
                 for region in regions:
@@ -216,8 +224,13 @@ def instance_steps(
         step_prefix=step_prefix,
         root_id=root_id,
         depends_on=depends_on,
+        leave_alone=leave_alone,
     )
     return region_steps
+
+
+def _after(existing: StackSetState | None) -> str:
+    return existing.last_finished_operation if existing else ""
 
 
 def batches(items: list[str], size: int) -> Iterable[list[str]]:
@@ -275,7 +288,11 @@ def stack_set_step(
             capabilities=template.capabilities,
             operation_preferences=operation_preferences(config),
             auto_deployment={**auto_deployment, "DependsOn": list(depends_on_stack_sets)},
-            operation_id=operation_id(step_id, {"body": template.sha256, "params": parameters, "changed": changed}),
+            operation_id=operation_id(
+                step_id,
+                {"body": template.sha256, "params": parameters, "changed": changed},
+                after=existing.last_finished_operation,
+            ),
         )
     )
 

@@ -46,7 +46,11 @@ def _delete_stack_set(
                 operation_preferences=operation_preferences(config, parallel=True),
                 deployment_targets=targets,
                 retain_stacks=retain,
-                operation_id=operation_id(step_id, {"targets": targets, "regions": regions, "retain": retain}),
+                operation_id=operation_id(
+                    step_id,
+                    {"targets": targets, "regions": regions, "retain": retain},
+                    after=state.last_finished_operation,
+                ),
             )
         )
     steps.append(

@@ -28,6 +28,7 @@ class RunOptions:
     enable_trusted_access: bool = False
     quota_override: Quotas | None = None
     census: bool = True
+    skip_unreadable: bool = False
 
 
 @dataclass
@@ -67,9 +68,10 @@ def make_plan(
         census=options.census,
         progress=progress,
     )
-    return inventory, plan(
-        config, inventory, rendered, PlanOptions(enable_trusted_access=options.enable_trusted_access)
+    plan_options = PlanOptions(
+        enable_trusted_access=options.enable_trusted_access, skip_unreadable=options.skip_unreadable
     )
+    return inventory, plan(config, inventory, rendered, plan_options)
 
 
 def apply(

@@ -46,10 +46,52 @@ def test_census_reports_every_seeded_quirk(
     line = next(line for line in text.splitlines() if line.startswith(FOREIGN))
     assert line.split()[2:5] == [".", "f", "."]
     assert "unknown 183216448298: AccessDenied" in text
+    # Trusted access for account.amazonaws.com is off in the seed: the Regions were asked of each account.
+    assert "note: trusted access for the Account Management service (account.amazonaws.com) is off" in text
     csv_code, csv_out, _ = cli(
         capsys, "census", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "-o", "csv"
     )
     assert csv_code == 0 and csv_out.splitlines()[0].startswith("account,account_name,account_status,region")
+
+
+def test_census_asks_the_account_api_directly_once_org_setup_turned_on_its_trusted_access(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, regions=["us-east-1", "eu-south-1"])
+    endpoint = ["-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url]
+    code, out, err = cli(capsys, "org-setup", *endpoint, "--yes")
+    assert code == 0, err
+    assert "account.amazonaws.com" in out
+    code, out, _ = cli(capsys, "census", *endpoint, "-o", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["notes"] == []
+    rows = {(r["account"], r["region"]): r for r in document["rows"]}
+    assert rows[(OPTED_OUT, "eu-south-1")]["region_enabled"] is False
+
+
+def test_an_unreadable_account_blocks_the_plan_unless_skipped(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orgdeploy.sandbox.moto_fixes import deny_assume_role
+
+    deny_assume_role(LOCKED, "OrganizationAccountAccessRole")
+    config = write_config(tmp_path)
+    endpoint = ["-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "--enable-trusted-access"]
+    code, _, err = cli(capsys, "plan", *endpoint)
+    assert code == 1
+    assert "could not read 1 account(s): sandbox-1 183216448298" in err
+    assert "--skip-unreadable-accounts" in err
+    code, out, err = cli(capsys, "plan", *endpoint, "--skip-unreadable-accounts", "-o", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert (LOCKED, None, "account") in {(s["account"], s["region"], s["what"]) for s in plan["skipped"]}
+    for step in plan["steps"]:
+        if step["action"] == "deploy_stack" and step["template"] == "pack:baseline":
+            assert LOCKED in step["parameters"]["ExcludedAccounts"].split(",")
+        if step["action"] == "create_stack_instances":
+            targets = step["deployment_targets"]
+            assert targets["AccountFilterType"] == "DIFFERENCE" and LOCKED in targets["Accounts"]
 
 
 def test_bootstrap_skips_foreign_recorder_with_zero_failures(

@@ -67,6 +67,12 @@ def test_account_regions_follow_the_opt_in_state(sandbox: RunningSandbox) -> Non
     assert own["us-east-1"] == "ENABLED_BY_DEFAULT"
     assert own[str(opted_out.region)] == "ENABLED"
 
+    # Asking about a member needs trusted access for the Account Management service.
+    with pytest.raises(ClientError) as refused:
+        account.list_regions(AccountId=opted_out.account_id)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "account.amazonaws.com" in refused.value.response["Error"]["Message"]
+    client(sandbox.endpoint_url, "organizations").enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
     member = account.list_regions(AccountId=opted_out.account_id, RegionOptStatusContains=["DISABLED"])
     assert member["Regions"] == [{"RegionName": opted_out.region, "RegionOptStatus": "DISABLED"}]
     status = account.get_region_opt_status(AccountId=opted_out.account_id, RegionName=opted_out.region)
@@ -103,9 +109,12 @@ def test_stack_set_meets_every_quirk_of_the_seeded_organization(sandbox: Running
             "RecordingGroup": {"AllSupported": True},
         },
     }
+    # A recorder starts only with a delivery channel, whose bucket must exist.
+    client(sandbox.endpoint_url, "s3").create_bucket(Bucket="quirk-delivery")
+    channel = {"Type": "AWS::Config::DeliveryChannel", "Properties": {"S3BucketName": "quirk-delivery"}}
     cfn.create_stack_set(
         StackSetName="recorders",
-        TemplateBody=json.dumps({"Resources": {"ConfigRecorder": recorder}}),
+        TemplateBody=json.dumps({"Resources": {"ConfigRecorder": recorder, "DeliveryChannel": channel}}),
         PermissionModel="SERVICE_MANAGED",
         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
     )

@@ -20,6 +20,7 @@ from orgdeploy.planning.inventory import (
     Account,
     AccountFacts,
     Inventory,
+    Operation,
     Organization,
     OrgUnit,
     RecorderFact,
@@ -501,3 +502,69 @@ def test_operation_ids_are_deterministic_valid_and_change_with_the_call(tmp_path
     grown = replace(grown, trusted_access="DISABLED")
     third = plan(config, grown, rendered, PlanOptions(True))
     assert third.step("recorder-create-home").operation_id != first.step("recorder-create-home").operation_id
+
+
+def test_a_failed_operation_gets_a_new_id_on_the_next_run_and_one_in_flight_keeps_its_id(config: Config) -> None:
+    rendered = render_all(config)
+    done = converge(config, inventory())
+    recorders = done.stack_set(RECORDER_SET)
+    assert recorders is not None
+    failed = tuple(
+        replace(i, status="OUTDATED", detailed_status="FAILED") if i.account == DEV1 else i for i in recorders.instances
+    )
+    broken = replace(
+        done, stack_sets=tuple(replace(s, instances=failed) if s.name == RECORDER_SET else s for s in done.stack_sets)
+    )
+    first = plan(config, broken, rendered).step("recorder-retry-home")
+    # The retry was started and is still running: a crash-resume plans the same id and adopts that operation.
+    running = replace(
+        recorders, instances=failed, operations_in_flight=(Operation(first.operation_id or "", "UPDATE", "RUNNING"),)
+    )
+    resumed = replace(broken, stack_sets=tuple(running if s.name == RECORDER_SET else s for s in broken.stack_sets))
+    assert plan(config, resumed, rendered).step("recorder-retry-home").operation_id == first.operation_id
+    # It failed: the stack set's newest ended operation is that one, so the next run is a new attempt.
+    ended = replace(recorders, instances=failed, last_finished_operation=first.operation_id or "")
+    after_failure = replace(broken, stack_sets=tuple(ended if s.name == RECORDER_SET else s for s in broken.stack_sets))
+    again = plan(config, after_failure, rendered).step("recorder-retry-home")
+    assert again.operation_id != first.operation_id
+    assert again.deployment_targets == first.deployment_targets
+
+
+def test_an_account_suspended_after_deployment_keeps_its_instances_and_plans_nothing(config: Config) -> None:
+    done = converge(config, inventory())
+    org = done.organization
+    suspended = replace(
+        org, accounts=tuple(replace(a, status="SUSPENDED") if a.id == DEV1 else a for a in org.accounts)
+    )
+    skipped = tuple(
+        replace(
+            s,
+            instances=tuple(
+                replace(i, detailed_status="SKIPPED_SUSPENDED_ACCOUNT") if i.account == DEV1 else i for i in s.instances
+            ),
+        )
+        for s in done.stack_sets
+    )
+    later = replace(
+        done, organization=suspended, stack_sets=skipped, facts=tuple(f for f in done.facts if f.account != DEV1)
+    )
+
+    the_plan = plan(config, later, render_all(config))
+
+    assert not [s for s in the_plan.steps if s.action == "delete_stack_instances"]
+    assert (DEV1, None, "account") in {(s.account, s.region, s.what) for s in the_plan.skipped}
+
+
+def test_an_unreadable_account_is_unknown_not_clean(config: Config) -> None:
+    rendered = render_all(config)
+    done = converge(config, inventory())
+    unreadable = with_facts(done, DEV2, reachable=False, reason="AccessDenied: not authorized to assume the role")
+
+    with pytest.raises(PlanBlocked, match=r"could not read 1 account\(s\): dev-2 400000000002 \(AccessDenied"):
+        plan(config, unreadable, rendered)
+    the_plan = plan(config, unreadable, rendered, PlanOptions(skip_unreadable=True))
+    # Its instances stay as they are, and the packs leave it out.
+    assert not [s for s in the_plan.steps if s.action == "delete_stack_instances"]
+    assert (DEV2, None, "account") in {(s.account, s.region, s.what) for s in the_plan.skipped}
+    packs = [s for s in the_plan.steps if s.template == "pack:baseline"]
+    assert packs and all(DEV2 in dict(s.parameters)["ExcludedAccounts"].split(",") for s in packs)

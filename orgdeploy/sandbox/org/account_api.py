@@ -74,6 +74,12 @@ class SandboxAccountResponse(AccountResponse):
                 )
             return caller
         owner = organizations_backends.master_accounts.get(asked)
+        if owner is not None and owner[0] == caller and not _account_access_enabled(caller, self.partition):
+            raise AccessDeniedException(
+                "The request failed because your organization does not have trusted access enabled for the "
+                "Account Management service (account.amazonaws.com). Enable it with "
+                "EnableAWSServiceAccess, or call the operation in the account itself."
+            )
         if owner is None or owner[0] != caller:
             raise AccessDeniedException(
                 f"User: arn:{self.partition}:iam::{caller}:root is not authorized to perform: "
@@ -110,6 +116,14 @@ class SandboxAccountResponse(AccountResponse):
         if region not in partition_regions(self.partition):
             raise ValidationException(f"Invalid region name: {region}")
         return ActionResult({"RegionName": region, "RegionOptStatus": region_opt_status(account_id, region)})
+
+
+ACCOUNT_PRINCIPAL = "account.amazonaws.com"
+
+
+def _account_access_enabled(management: str, partition: str) -> bool:
+    services = organizations_backends[management][partition].services
+    return any(s.get("ServicePrincipal") == ACCOUNT_PRINCIPAL for s in services)
 
 
 def _is_management(account_id: str, partition: str) -> bool:
