@@ -8,6 +8,7 @@ from orgdeploy.aws.session import AwsContext
 
 PERMISSIONS = (
     Need(("s3:PutObject",), DEPLOYERS, "upload pack bodies over 51,200 bytes"),
+    Need(("s3:GetObject",), DEPLOYERS, "PutOrganizationConformancePack reads TemplateS3Uri as its caller"),
     Need(("s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteBucket"), ADMINS, "destroy: remove buckets"),
 )
 

@@ -225,7 +225,9 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         stack_name=naming.delivery_bucket_stack(config),
         account=bucket_account,
         region=config.home_region,
-        parameters=stack_parameters(OrganizationId=org.id, BucketName=stage.bucket_name),
+        parameters=stack_parameters(
+            OrganizationId=org.id, BucketName=stage.bucket_name, PackReaderAccountId=inventory.caller_account
+        ),
         depends_on=(),
         step_id="delivery-bucket",
         description=f"deploy the central delivery bucket {stage.bucket_name} in {bucket_account}",

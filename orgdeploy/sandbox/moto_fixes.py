@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orgdeploy.sandbox.bucket_policy import patch_bucket_permission
 from orgdeploy.sandbox.state import STATE
 
 _INSTALLED: set[str] = set()
@@ -28,6 +29,7 @@ def install_moto_fixes() -> None:
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
     _install_assume_role_denials()
+    patch_bucket_permission()
     _add_delegated_admin_services()
     _route_delegated_admin_reads()
     _INSTALLED.add("parameter_list")

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orgdeploy.config.model import Config
-from orgdeploy.templates.render import RenderedSet, render_all
+from orgdeploy.templates.render import PACK_S3_LIMIT_BYTES, TEMPLATE_BODY_LIMIT_BYTES, RenderedSet, render_all
+
+# orgdeploy's own check, reported through cfn-lint's formatters like any other finding.
+SIZE_RULE_ID = "E9101"
 
 LintFormat = Literal["text", "json", "sarif", "junit"]
 
@@ -24,6 +27,8 @@ class LintTarget:
 
     path: Path
     display_name: str
+    # The most bytes AWS accepts for this file as it is sent (TemplateBody, or a pack from S3).
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,15 @@ def write_rendered(rendered: RenderedSet, out_dir: Path) -> list[LintTarget]:
         path = out_dir / template.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.body, encoding="utf-8")
-        targets.append(LintTarget(path, f"rendered/{template.filename}"))
+        targets.append(LintTarget(path, f"rendered/{template.filename}", TEMPLATE_BODY_LIMIT_BYTES))
     for body in rendered.pack_bodies:
         path = out_dir / body.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body.body, encoding="utf-8")
         # A plain pack body is shown under its own path so findings point at the user's file.
         shown = body.source if not body.source.endswith(".j2") else f"rendered/{body.filename}"
-        targets.append(LintTarget(path, _relative(shown)))
+        # Inline, the body is checked as part of its stack template; by S3, AWS Config's own limit applies.
+        targets.append(LintTarget(path, _relative(shown), PACK_S3_LIMIT_BYTES if body.s3_key else None))
     return targets
 
 
@@ -74,8 +80,34 @@ def lint_files(targets: Sequence[LintTarget], *, regions: Sequence[str]) -> Lint
     runner = Runner(config)
     # Matches are frozen dataclasses; re-label temp paths with the names users know.
     matches = [dataclasses.replace(m, filename=shown.get(str(m.filename), m.filename)) for m in runner.run()]
+    matches += _size_matches(targets, runner.rules)
     matches.sort(key=lambda m: (m.filename or "", m.linenumber, m.rule.id))
     return LintResult(matches=tuple(matches), rules=runner.rules, targets=tuple(targets))
+
+
+def _size_matches(targets: Sequence[LintTarget], rules: Any) -> list[Any]:
+    """A finding for each file larger than AWS accepts as sent; cfn-lint only checks the 1 MB S3 limit."""
+    from cfnlint.match import Match
+    from cfnlint.rules import CloudFormationLintRule
+
+    class TemplateSizeAsSent(CloudFormationLintRule):  # type: ignore[misc]
+        id = SIZE_RULE_ID
+        shortdesc = "Template larger than AWS accepts as sent"
+        description = "A TemplateBody is at most 51,200 bytes; a conformance pack from S3 at most 300 KB"
+        source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"
+        tags = ("limits", "orgdeploy")
+
+    rule = TemplateSizeAsSent()
+    found = []
+    for target in targets:
+        size = target.path.stat().st_size
+        if target.limit is not None and size > target.limit:
+            message = f"{size:,} bytes as sent, over the {target.limit:,} bytes AWS accepts"
+            found.append(Match.create(message=message, filename=target.display_name, rule=rule, linenumber=1))
+    if found and SIZE_RULE_ID not in rules:
+        rules.register(rule)
+        rules.used_rules[SIZE_RULE_ID] = rule
+    return found
 
 
 def lint_config(config: Config) -> LintResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ from orgdeploy.templates import naming
 from orgdeploy.templates.jinja import render_file, render_shipped, sub_escape
 from orgdeploy.templates.recording import recording_group, recording_mode
 
-# AWS Config refuses an inline TemplateBody above this size; larger packs go by S3.
-INLINE_PACK_LIMIT_BYTES = 51_200
+# CloudFormation (and AWS Config) refuse a TemplateBody above this many bytes, as sent.
+TEMPLATE_BODY_LIMIT_BYTES = 51_200
+# AWS Config's limit for a pack template read from S3 (TemplateS3Uri).
+PACK_S3_LIMIT_BYTES = 300 * 1024
 PACK_ARTIFACT_PREFIX = "orgdeploy/conformance-packs"
 
 Accounts = Literal["members", "management", "bucket_account", "administrator", "hub_account"]
@@ -47,6 +50,11 @@ class RenderedTemplate:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.body.encode("utf-8")).hexdigest()
+
+    @property
+    def size(self) -> int:
+        """Bytes as sent in a TemplateBody."""
+        return len(self.body.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -143,11 +151,23 @@ def render_pack_body(config: Config, pack: ConformancePack) -> PackBody:
             body = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read conformance pack template: {exc.strerror}") from None
-    s3_key = None
-    if len(body.encode("utf-8")) > INLINE_PACK_LIMIT_BYTES:
-        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-        s3_key = f"{PACK_ARTIFACT_PREFIX}/{pack.name}-{digest}.yaml"
-    return PackBody(pack=pack.name, filename=f"packs/{pack.name}.yaml", body=body, source=str(path), s3_key=s3_key)
+    return PackBody(pack=pack.name, filename=f"packs/{pack.name}.yaml", body=body, source=str(path), s3_key=None)
+
+
+def by_s3(body: PackBody) -> PackBody:
+    """The same pack body, sent by TemplateS3Uri from a content-addressed key."""
+    digest = hashlib.sha256(body.body.encode("utf-8")).hexdigest()[:16]
+    return dataclasses.replace(body, s3_key=f"{PACK_ARTIFACT_PREFIX}/{body.pack}-{digest}.yaml")
+
+
+def _pack_template_and_body(config: Config, pack: ConformancePack) -> tuple[RenderedTemplate, PackBody]:
+    """Inline when the whole stack template, the pack body escaped into it, fits TemplateBody; else by S3."""
+    body = render_pack_body(config, pack)
+    template = _pack_template(config, pack, body)
+    if template.size > TEMPLATE_BODY_LIMIT_BYTES:
+        body = by_s3(body)
+        template = _pack_template(config, pack, body)
+    return template, body
 
 
 def _pack_template(config: Config, pack: ConformancePack, body: PackBody) -> RenderedTemplate:
@@ -266,6 +286,7 @@ def render_all(config: Config) -> RenderedSet:
         **_common(config),
         "kms_key_arn": config.delivery.kms_key_arn,
         "object_prefix": sub_escape(_object_prefix(config)),
+        "pack_artifact_prefix": PACK_ARTIFACT_PREFIX,
     }
     templates = [
         RenderedTemplate(
@@ -273,7 +294,7 @@ def render_all(config: Config) -> RenderedSet:
             filename="delivery-bucket.yaml",
             body=render_shipped("delivery-bucket.yaml.j2", bucket_context),
             placements=(Placement("stack", naming.delivery_bucket_stack(config), "bucket_account", home),),
-            parameters=("OrganizationId", "BucketName"),
+            parameters=("OrganizationId", "BucketName", "PackReaderAccountId"),
         ),
         RenderedTemplate(
             key="service-linked-role",
@@ -298,9 +319,9 @@ def render_all(config: Config) -> RenderedSet:
     ]
     bodies = []
     for pack in config.conformance_packs:
-        body = render_pack_body(config, pack)
+        template, body = _pack_template_and_body(config, pack)
         bodies.append(body)
-        templates.append(_pack_template(config, pack, body))
+        templates.append(template)
     if config.notifications is not None:
         templates += _notification_templates(config)
     return RenderedSet(templates=tuple(templates), pack_bodies=tuple(bodies))

@@ -238,3 +238,27 @@ def test_permissions_command_prints_a_policy(capsys: pytest.CaptureFixture[str])
     assert "cloudformation:CreateStackInstances" in actions
     assert "organizations:RegisterDelegatedAdministrator" not in actions
     assert "cloudformation:DeleteStackSet" not in actions
+
+
+def test_a_pack_too_large_to_send_inline_goes_by_s3_from_a_bucket_in_another_account(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, delivery={"bucket_account": HAS_ROLE})
+    pack = tmp_path / "packs" / "baseline.yaml"
+    pack.write_text(pack.read_text() + "".join(f"# reviewed control {n:05d}\n" for n in range(2_500)))
+    assert 51_200 - 6_000 < pack.stat().st_size < 300 * 1024
+    args = ["bootstrap", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url, "--yes"]
+    code, out, err = cli(capsys, *args, "--enable-trusted-access", "-o", "json")
+    assert code == 0, err + out
+    steps = {s["id"]: s for s in json.loads(out)["execution"]["steps"]}
+    assert steps["pack-baseline-upload"]["outcome"] == "succeeded"
+    for region in ("us-east-1", "eu-west-1"):
+        regional = member_client(inprocess_sandbox.endpoint_url, "config", region=region)
+        names = [
+            p["OrganizationConformancePackName"]
+            for p in regional.describe_organization_conformance_packs()["OrganizationConformancePacks"]
+        ]
+        assert names == ["orgdeploy-baseline"], (region, names)
+    cfn = member_client(inprocess_sandbox.endpoint_url, "cloudformation")
+    body = cfn.get_template(StackName="orgdeploy-pack-baseline")["TemplateBody"]
+    assert "TemplateS3Uri" in json.dumps(body) and len(json.dumps(body)) < 51_200

@@ -160,6 +160,22 @@ def test_sarif_output_is_valid_sarif_2_1_0(cli, example_dir: Path, tmp_path: Pat
         assert not location["artifactLocation"]["uri"].startswith("/tmp/orgdeploy-lint-")
 
 
+def test_a_template_over_what_aws_accepts_is_a_lint_error(cli, example_dir: Path, tmp_path: Path) -> None:
+    import jsonschema
+
+    pack = example_dir / "packs" / "baseline.yaml"
+    pack.write_text(pack.read_text() + "".join(f"# padding line {n:06d}\n" for n in range(16_000)), encoding="utf-8")
+    assert pack.stat().st_size > 300 * 1024
+    result = cli("lint", "-c", str(example_dir), "--format", "text")
+    assert result.exit_code == 1
+    assert "E9101" in result.stdout and "over the 307,200 bytes AWS accepts" in result.stdout
+    out = tmp_path / "lint.sarif"
+    cli("lint", "-c", str(example_dir), "--format", "sarif", "--out-file", str(out))
+    document = json.loads(out.read_text())
+    jsonschema.Draft4Validator(_sarif_schema()).validate(document)
+    assert {r["ruleId"] for r in document["runs"][0]["results"]} == {"E9101"}
+
+
 def test_junit_output(cli, example_dir: Path) -> None:
     import xml.etree.ElementTree as ET
 

@@ -114,6 +114,7 @@ def delivery_stack(sandbox: RunningSandbox, rendered: RenderedSet) -> dict[str, 
         Parameters=[
             {"ParameterKey": "OrganizationId", "ParameterValue": sandbox.summary.organization_id},
             {"ParameterKey": "BucketName", "ParameterValue": DELIVERY_BUCKET},
+            {"ParameterKey": "PackReaderAccountId", "ParameterValue": sandbox.summary.management_account_id},
         ],
     )
     stack: dict[str, Any] = cfn.describe_stacks(StackName="orgdeploy-delivery-bucket")["Stacks"][0]
@@ -289,6 +290,7 @@ def test_deleting_the_bucket_stack_keeps_the_bucket_but_not_its_policy(
         Parameters=[
             {"ParameterKey": "OrganizationId", "ParameterValue": sandbox.summary.organization_id},
             {"ParameterKey": "BucketName", "ParameterValue": bucket},
+            {"ParameterKey": "PackReaderAccountId", "ParameterValue": sandbox.summary.management_account_id},
         ],
     )
     s3 = client(sandbox, "s3", account)

@@ -322,3 +322,34 @@ def test_organization_conformance_pack_stack_is_listed_without_names(endpoint: s
 
     cfn.delete_stack(StackName="pack")
     assert config.describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
+
+
+def test_a_pack_from_s3_is_read_as_the_caller(endpoint: str) -> None:
+    # The pack body lives in another account's bucket; AWS Config reads it with the caller's rights.
+    s3 = client(endpoint, "s3", LOG_ARCHIVE)
+    s3.create_bucket(Bucket="pack-artifacts")
+    s3.put_object(
+        Bucket="pack-artifacts", Key="packs/big.yaml", Body=b"Resources:\n  Rule:\n    Type: AWS::Config::ConfigRule\n"
+    )
+    cfn = client(endpoint, "cloudformation")
+    pack = {
+        "Type": "AWS::Config::OrganizationConformancePack",
+        "Properties": {"OrganizationConformancePackName": "big", "TemplateS3Uri": "s3://pack-artifacts/packs/big.yaml"},
+    }
+
+    refused = create_stack(cfn, "refused", {"Pack": pack})
+
+    assert refused["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Error Code: AccessDeniedException" in failed_reasons(cfn, "refused")["Pack"]
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::pack-artifacts/packs/*",
+    }
+    s3.put_bucket_policy(Bucket="pack-artifacts", Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]}))
+    assert create_stack(cfn, "granted", {"Pack": pack})["StackStatus"] == "CREATE_COMPLETE"
+    missing = {**pack, "Properties": {**pack["Properties"], "TemplateS3Uri": "s3://pack-artifacts/packs/none.yaml"}}
+    missing["Properties"]["OrganizationConformancePackName"] = "none"
+    assert create_stack(cfn, "missing", {"Pack": missing})["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "The specified key does not exist." in failed_reasons(cfn, "missing")["Pack"]

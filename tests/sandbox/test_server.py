@@ -199,3 +199,18 @@ def test_serve_forever_stops_cleanly_on_signal(signum: signal.Signals) -> None:
     assert out.rstrip().endswith("Sandbox stopped.")
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the sandbox's port"
+
+
+def test_a_template_body_over_51200_bytes_is_refused_as_cloudformation_does(sandbox: RunningSandbox) -> None:
+    cfn = client(sandbox.endpoint_url, "cloudformation")
+    topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "padded"}}
+    template = {"Resources": {"Topic": topic}, "Description": "x" * 100, "Metadata": {"Pad": "y" * 51_200}}
+    with pytest.raises(ClientError) as refused:
+        cfn.create_stack(StackName="big", TemplateBody=json.dumps(template))
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert "Member must have length less than or equal to 51200" in error["Message"]
+    with pytest.raises(ClientError):
+        cfn.create_stack_set(StackSetName="big", TemplateBody=json.dumps(template))
+    template["Metadata"] = {"Pad": "y" * 50_000}
+    cfn.create_stack(StackName="fits", TemplateBody=json.dumps(template))

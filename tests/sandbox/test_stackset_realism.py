@@ -235,13 +235,16 @@ def recorder_template() -> str:
             "RecordingGroup": {"AllSupported": True},
         },
     }
-    return json.dumps({"Resources": {"ConfigRecorder": recorder}})
+    # A recorder starts only with a delivery channel (its bucket is made by the foreign_recorder fixture).
+    channel = {"Type": "AWS::Config::DeliveryChannel", "Properties": {"S3BucketName": "realism-delivery"}}
+    return json.dumps({"Resources": {"ConfigRecorder": recorder, "DeliveryChannel": channel}})
 
 
 @pytest.fixture
 def foreign_recorder(endpoint: str) -> Org:
     pytest.importorskip("orgdeploy.sandbox.cfn_models.registry", reason="the Config models are not written yet")
     org = build_org(endpoint)
+    client(endpoint, "s3").create_bucket(Bucket="realism-delivery")
     config = client(endpoint, "config", org.accounts["a2"], "us-east-1")
     config.put_configuration_recorder(
         ConfigurationRecorder={"name": "default", "roleARN": "arn:aws:iam::111111111111:role/legacy"}

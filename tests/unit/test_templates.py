@@ -10,7 +10,7 @@ import pytest
 
 from orgdeploy.config.awsdata import GLOBAL_IAM_RESOURCE_TYPES
 from orgdeploy.templates.recording import recording_group, recording_mode
-from orgdeploy.templates.render import INLINE_PACK_LIMIT_BYTES, render_all
+from orgdeploy.templates.render import TEMPLATE_BODY_LIMIT_BYTES, render_all
 from tests.helpers import decode_template, make_config
 
 
@@ -86,6 +86,14 @@ def test_delivery_bucket_is_encrypted_private_and_tls_only(tmp_path: Path) -> No
         deny = [s for s in statements if s["Effect"] == "Deny"]
         assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for allow in (s for s in statements if s["Effect"] == "Allow"):
+            if allow["Sid"] == "PackBodiesReadByTheirDeployer":
+                # Only the pack deployer's account, only GetObject, only under the pack prefix.
+                assert allow["Principal"] == {
+                    "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${PackReaderAccountId}:root"}
+                }
+                assert allow["Action"] == "s3:GetObject"
+                assert allow["Resource"] == {"Fn::Sub": "${DeliveryBucket.Arn}/orgdeploy/conformance-packs/*"}
+                continue
             assert allow["Principal"] == {"Service": "config.amazonaws.com"}
             assert allow["Condition"]["StringEquals"]["aws:SourceOrgID"] == {"Ref": "OrganizationId"}
 
@@ -113,7 +121,7 @@ def test_large_pack_goes_by_s3(tmp_path: Path) -> None:
     make_config(tmp_path)
     big = tmp_path / "packs" / "big.yaml"
     base = (tmp_path / "packs" / "baseline.yaml").read_text(encoding="utf-8")
-    big.write_text(base + "#" + "x" * INLINE_PACK_LIMIT_BYTES + "\n", encoding="utf-8")
+    big.write_text(base + "#" + "x" * TEMPLATE_BODY_LIMIT_BYTES + "\n", encoding="utf-8")
     small = tmp_path / "packs" / "small.yaml"
     small.write_text(base, encoding="utf-8")
     packs = [{"name": "big", "template": "packs/big.yaml"}, {"name": "small", "template": "packs/small.yaml"}]
@@ -127,6 +135,22 @@ def test_large_pack_goes_by_s3(tmp_path: Path) -> None:
     assert "TemplateBody" in small_props["Properties"]
     manifest = {b["pack"]: b for b in rendered.manifest()["conformance_pack_bodies"]}
     assert manifest["big"]["delivery"] == "s3" and manifest["small"]["delivery"] == "inline"
+
+
+def test_the_limit_applies_to_the_stack_template_as_sent_not_to_the_pack_body(tmp_path: Path) -> None:
+    # A 47 KB pack fits inline by itself; escaped into the stack template it is over 51,200 bytes.
+    make_config(tmp_path)
+    base = (tmp_path / "packs" / "baseline.yaml").read_text(encoding="utf-8")
+    lines = "".join(f'# "note" {n:05d}\n' for n in range(4_000))
+    body = (base + lines)[:47_000]
+    (tmp_path / "packs" / "near.yaml").write_text(body, encoding="utf-8")
+    assert len(body.encode()) < TEMPLATE_BODY_LIMIT_BYTES
+    packs = [{"name": "near", "template": "packs/near.yaml"}]
+    rendered = render_all(make_config(tmp_path, conformance_packs=packs))
+
+    props = decode_template(rendered.get("pack:near").body)["Resources"]["OrganizationConformancePack"]["Properties"]
+    assert "TemplateBody" not in props and "TemplateS3Uri" in props
+    assert all(t.size <= TEMPLATE_BODY_LIMIT_BYTES for t in rendered.templates)
 
 
 HOSTILE = [

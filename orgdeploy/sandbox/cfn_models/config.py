@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.config.exceptions import NoAvailableDeliveryChannelException
+from moto.config.exceptions import NoAvailableDeliveryChannelException, ValidationException
 from moto.config.models import ConfigBackend, config_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
+from moto.organizations.models import organizations_backends
 from moto.s3.models import s3_backends
 
+from orgdeploy.sandbox.bucket_policy import account_may_read
 from orgdeploy.sandbox.cfn_models.base import BackendModel
 from orgdeploy.sandbox.cfn_models.stack_failures import depends_on, template_resources
 
@@ -74,6 +76,25 @@ def _require_bucket(name: str, partition: str) -> None:
     owner = s3_backends.bucket_accounts.get(name)
     if owner is None or owner[0] != partition:
         raise JsonRESTError("NoSuchBucketException", f"Cannot find a S3 bucket with name '{name}'.")
+
+
+# PutOrganizationConformancePack's TemplateBody limit (botocore TemplateBody max) and its S3 one.
+PACK_BODY_LIMIT = 51_200
+PACK_S3_LIMIT = 300 * 1024
+
+
+def _require_readable(uri: str, caller: str) -> None:
+    """AWS Config reads TemplateS3Uri as the caller: the object must exist and the caller may read it."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    owner = s3_backends.bucket_accounts.get(bucket)
+    org = organizations_backends[caller]["aws"].org
+    if owner is None or not account_may_read(bucket, key, caller, organization_id=org.id if org else None):
+        raise JsonRESTError("AccessDeniedException", f"Unable to read the template at {uri}: Access Denied")
+    found = s3_backends[owner[1]][owner[0]].buckets[bucket].keys.get(key)
+    if found is None:
+        raise ValidationException(f"Unable to read the template at {uri}: The specified key does not exist.")
+    if found.size > PACK_S3_LIMIT:
+        raise ValidationException(f"The template at {uri} is larger than {PACK_S3_LIMIT} bytes")
 
 
 class _ConfigModel(BackendModel[ConfigBackend]):
@@ -181,6 +202,14 @@ class OrganizationConformancePackModel(_ConfigModel, CloudFormationModel):
         body = properties.get("TemplateBody")
         if body is not None and not isinstance(body, str):
             body = json.dumps(body)
+        if body is not None and len(body.encode("utf-8")) > PACK_BODY_LIMIT:
+            raise ValidationException(
+                "1 validation error detected: Value at 'templateBody' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {PACK_BODY_LIMIT}"
+            )
+        uri = properties.get("TemplateS3Uri")
+        if uri:
+            _require_readable(str(uri), backend.account_id)
         # moto annotates the optional properties as str; it handles None.
         request: dict[str, Any] = {
             "name": name,

@@ -54,9 +54,21 @@ STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 _OU_PATTERN = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 
 
+def _check_template_body(body: str | None) -> None:
+    if body and len(body.encode("utf-8")) > TEMPLATE_BODY_LIMIT:
+        raise ValidationError(
+            message=f"1 validation error detected: Value '{body[:64]}...' at 'templateBody' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {TEMPLATE_BODY_LIMIT}"
+        )
+
+
 def _require_organizations_access() -> None:
     if STATE.organizations_access != "ENABLED":
         raise ValidationError(message="You must enable organizations access to operate a service managed stack set")
+
+
+# CloudFormation refuses a TemplateBody over this many bytes (larger templates go by TemplateURL).
+TEMPLATE_BODY_LIMIT = 51_200
 
 
 class SandboxCloudFormationResponse(CloudFormationResponse):
@@ -67,6 +79,20 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         with STATE.lock:
             operations.advance_all()
             return super().call_action()
+
+    # -- stacks --------------------------------------------------------------------
+
+    def create_stack(self) -> Any:
+        _check_template_body(self._get_param("TemplateBody"))
+        return super().create_stack()
+
+    def update_stack(self) -> Any:
+        _check_template_body(self._get_param("TemplateBody"))
+        return super().update_stack()
+
+    def create_change_set(self) -> Any:
+        _check_template_body(self._get_param("TemplateBody"))
+        return super().create_change_set()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -120,6 +146,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
     # -- stack sets --------------------------------------------------------------
 
     def create_stack_set(self) -> ActionResult:
+        _check_template_body(self._get_param("TemplateBody"))
         name = self._get_param("StackSetName")
         permission_model = self._get_param("PermissionModel") or "SELF_MANAGED"
         if permission_model == "SERVICE_MANAGED":
@@ -139,6 +166,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         return result
 
     def update_stack_set(self) -> ActionResult:
+        _check_template_body(self._get_param("TemplateBody"))
         stackset = self._stackset()
         operation_id = self._operation_id()
         operations.ensure_can_start(stackset, operation_id)
