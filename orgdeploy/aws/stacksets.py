@@ -100,9 +100,10 @@ class StackSetsGateway:
         )
         return [self.read_one(name) for name in wanted]
 
-    def read_one(self, name: str) -> StackSetState:
-        detail = self._call("describe_stack_set", StackSetName=name)["StackSet"]
-        instances = tuple(
+    def instances(self, name: str, *, region: str | None = None) -> tuple[StackInstance, ...]:
+        """The stack set's instances, in one Region when given."""
+        where = {"StackInstanceRegion": region} if region else {}
+        return tuple(
             StackInstance(
                 account=i["Account"],
                 region=i["Region"],
@@ -110,8 +111,12 @@ class StackSetsGateway:
                 detailed_status=i.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
                 reason=i.get("StatusReason", ""),
             )
-            for i in self._pages("list_stack_instances", "Summaries", StackSetName=name)
+            for i in self._pages("list_stack_instances", "Summaries", StackSetName=name, **where)
         )
+
+    def read_one(self, name: str) -> StackSetState:
+        detail = self._call("describe_stack_set", StackSetName=name)["StackSet"]
+        instances = self.instances(name)
         summaries = self._pages("list_stack_set_operations", "Summaries", StackSetName=name)
         operations = tuple(
             Operation(o["OperationId"], o.get("Action", ""), o["Status"]) for o in summaries if o["Status"] in IN_FLIGHT

@@ -32,7 +32,10 @@ CONTINUOUS_ONLY_TYPES = frozenset(
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _OU_RE = re.compile(r"^(ROOT|r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KMS_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+# A key ARN, not an alias: the members' delivery channels use the key from other accounts, and a KMS alias
+# cannot be used across accounts.
+_KMS_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+KMS_KEY_EXPECTED = "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; an alias cannot be used across accounts)"
 _SNS_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
 
@@ -107,7 +110,11 @@ class Admin(_Model):
 class Delivery(_Model):
     bucket_account: AccountId | None = None
     bucket_name: Annotated[str, _pattern(_BUCKET_RE, "an S3 bucket name")] | None = None
-    kms_key_arn: Annotated[str, _pattern(_KMS_RE, "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")] | None = None
+    kms_key_arn: Annotated[str, _pattern(_KMS_RE, KMS_KEY_EXPECTED)] | None = None
+    # KMS keys are regional: the conformance-pack bucket of each Region needs a key of that Region.
+    pack_bucket_kms_keys: dict[Region, Annotated[str, _pattern(_KMS_RE, KMS_KEY_EXPECTED)]] = Field(
+        default_factory=dict
+    )
     sns_topic_arn: Annotated[str, _pattern(_SNS_RE, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")] | None = None
     key_prefix: Annotated[
         str, Field(max_length=200), _pattern(re.compile(r"^[A-Za-z0-9!_.*'()/-]*$"), "an S3 key prefix")
@@ -294,7 +301,25 @@ class Config(_Model):
             if stray:
                 raise ValueError(f"conformance pack {pack.name!r} lists Regions not in regions: {', '.join(stray)}")
         self._check_notification_topic()
+        self._check_kms_regions()
         return self
+
+    def _check_kms_regions(self) -> None:
+        key = self.delivery.kms_key_arn
+        # The central bucket lives in the home Region, and Config needs the channel's key in the bucket's Region.
+        if key is not None and key.split(":")[3] != self.home_region:
+            raise ValueError(
+                f"delivery.kms_key_arn must be a key in home_region {self.home_region}, where the delivery bucket "
+                f"is (KMS keys are regional), got {key}"
+            )
+        for region, pack_key in self.delivery.pack_bucket_kms_keys.items():
+            if region not in self.regions:
+                raise ValueError(f"delivery.pack_bucket_kms_keys: {region} is not in regions")
+            if pack_key.split(":")[3] != region:
+                raise ValueError(
+                    f"delivery.pack_bucket_kms_keys.{region} must be a key in {region} (KMS keys are regional), "
+                    f"got {pack_key}"
+                )
 
     def _check_notification_topic(self) -> None:
         # An EventBridge rule can only target a topic in its own account and Region.

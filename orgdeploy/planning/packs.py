@@ -14,13 +14,22 @@ MAX_EXCLUDED_ACCOUNTS = 1_000
 
 
 def pack_excluded_accounts(
-    config: Config, inventory: Inventory, pack: ConformancePack, region: str, recorder_accounts: list[str]
+    inventory: Inventory,
+    pack: ConformancePack,
+    region: str,
+    recorder_accounts: list[str],
+    *,
+    management_records: bool,
 ) -> dict[str, str]:
-    """Accounts the pack must skip in region, with why: every org account without a working recorder there."""
+    """Accounts the pack must skip in region, with why: every org account without a working recorder there.
+
+    management_records: orgdeploy deploys the management account's recorder in region (not skipped for a
+    foreign recorder, nor for a disabled Region).
+    """
     org = inventory.organization
     excluded = {a: "excluded by conformance_packs[].excluded_accounts" for a in pack.excluded_accounts}
     will_record = set(recorder_accounts)
-    if config.management_account.deploy:
+    if management_records:
         will_record.add(org.management_account_id)
     for account in org.accounts:
         if account.id in will_record or account.id in excluded:
@@ -48,9 +57,18 @@ def plan_pack_steps(
     bucket_name: str,
     after: dict[str, tuple[str | None, ...]],
     bucket_step: str | None,
+    management_regions: frozenset[str],
+    recorder_sets: tuple[str, ...],
 ) -> list[str]:
     org = inventory.organization
     steps = []
+    own_buckets = [p for p in config.conformance_packs if p.delivery_bucket is None]
+    plain = sorted({r for p in own_buckets for r in config.pack_regions(p)} - set(config.delivery.pack_bucket_kms_keys))
+    if config.delivery.kms_key_arn and plain:
+        builder.notes.append(
+            f"conformance-pack buckets in {', '.join(plain)} use SSE-S3: KMS keys are regional, and "
+            "delivery.pack_bucket_kms_keys names no key for those Regions"
+        )
     for pack in config.conformance_packs:
         body = next(b for b in rendered.pack_bodies if b.pack == pack.name)
         upload = None
@@ -68,7 +86,9 @@ def plan_pack_steps(
                 )
             )
         for region in config.pack_regions(pack):
-            excluded = pack_excluded_accounts(config, inventory, pack, region, per_region.get(region, []))
+            excluded = pack_excluded_accounts(
+                inventory, pack, region, per_region.get(region, []), management_records=region in management_regions
+            )
             builder.skipped.extend(Skip(a, region, f"conformance pack {pack.name}", why) for a, why in excluded.items())
             if len(excluded) > MAX_EXCLUDED_ACCOUNTS:
                 raise PlanBlocked(
@@ -78,6 +98,8 @@ def plan_pack_steps(
             params = {"OrganizationId": org.id, "ExcludedAccounts": ",".join(excluded)}
             if body.s3_key:
                 params["ArtifactBucketName"] = bucket_name
+            if pack.delivery_bucket is None:
+                params["PackBucketKmsKeyArn"] = config.delivery.pack_bucket_kms_keys.get(region, "")
             sid = stack_step(
                 builder=builder,
                 inventory=inventory,
@@ -91,6 +113,7 @@ def plan_pack_steps(
                 step_id=f"pack-{pack.name}-{region}",
                 description=f"deploy organization conformance pack {pack.name} in {region}"
                 + (f" (excluding {len(excluded)} account(s))" if excluded else ""),
+                exclude_failed_recorders_of=recorder_sets,
             )
             if sid:
                 steps.append(sid)

@@ -46,6 +46,9 @@ class Step:
     capabilities: tuple[str, ...] = ()
     auto_deployment: dict[str, Any] | None = None
     retain_stacks: bool = False
+    # Pack stacks: accounts whose instance of these recorder stack sets is not healthy when the step runs
+    # are added to ExcludedAccounts, since a pack fails in any member without a recording recorder.
+    exclude_failed_recorders_of: tuple[str, ...] = ()
     # Changes with the desired content and the state it acts on, so a retried call
     # is idempotent and a later, different call gets a new id.
     operation_id: str | None = None
@@ -70,6 +73,8 @@ class Step:
             data["parameters"] = dict(self.parameters)
         if self.auto_deployment is not None:
             data["auto_deployment"] = self.auto_deployment
+        if self.exclude_failed_recorders_of:
+            data["exclude_failed_recorders_of"] = list(self.exclude_failed_recorders_of)
         return data
 
 

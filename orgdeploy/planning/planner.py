@@ -264,6 +264,8 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         bucket_name=stage.bucket_name,
         after={r: (*recorder_steps[r], management_steps.get(r)) for r in config.regions},
         bucket_step=bucket,
+        management_regions=frozenset(management_steps),
+        recorder_sets=tuple(s.name for s in shards),
     )
     notifications = _notifications(stage, base, recorder_steps, management_steps, pack_steps, shards)
     changes = list(builder.steps)
@@ -322,6 +324,9 @@ def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:
 def _management_wants_recorder(config: Config, inventory: Inventory, region: str, skips: list[Skip]) -> bool:
     management = inventory.organization.management_account_id
     facts = inventory.facts_for(management)
+    if facts is not None and region in facts.disabled_regions:
+        skips.append(Skip(management, region, "recorder", "Region is not enabled in the account"))
+        return False
     recorder = facts.recorder(region) if facts else None
     if recorder is not None and recorder.name != naming.recorder_name(config):
         skips.append(

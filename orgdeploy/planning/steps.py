@@ -310,6 +310,7 @@ def stack_step(
     depends_on: tuple[str, ...],
     step_id: str,
     description: str,
+    exclude_failed_recorders_of: tuple[str, ...] = (),
 ) -> str | None:
     template = rendered.get(template_key)
     existing = inventory.stack(stack_name, account, region)
@@ -333,5 +334,6 @@ def stack_step(
             template=template_key,
             parameters=parameters,
             capabilities=template.capabilities,
+            exclude_failed_recorders_of=exclude_failed_recorders_of,
         )
     )

@@ -132,14 +132,35 @@ class Executor:
     def _do_deploy_stack(self, step: Step) -> StepResult:
         assert step.account is not None
         gateway = StacksGateway(self.ctx, account=step.account, region=step.regions[0])
+        parameters, note = self._with_failed_recorders_excluded(step)
         state = gateway.deploy(
             step.target,
             self._body(step),
-            dict(step.parameters),
+            parameters,
             list(step.capabilities),
             timeout=self.settings.operation_timeout,
         )
-        return StepResult(step, "succeeded", state.status)
+        return StepResult(step, "succeeded", state.status + note)
+
+    def _with_failed_recorders_excluded(self, step: Step) -> tuple[dict[str, str], str]:
+        """The step's parameters, with ExcludedAccounts read again now that the recorder operations ran."""
+        parameters = dict(step.parameters)
+        if not step.exclude_failed_recorders_of:
+            return parameters, ""
+        failed = sorted(
+            {
+                i.account
+                for name in step.exclude_failed_recorders_of
+                for i in self.stacksets.instances(name, region=step.regions[0])
+                if not i.healthy
+            }
+        )
+        excluded = [a for a in parameters.get("ExcludedAccounts", "").split(",") if a]
+        added = [a for a in failed if a not in excluded]
+        if not added:
+            return parameters, ""
+        parameters["ExcludedAccounts"] = ",".join(sorted({*excluded, *added}))
+        return parameters, f"; also excluded {len(added)} account(s) whose recorder failed: {', '.join(added)}"
 
     def _do_delete_stack(self, step: Step) -> StepResult:
         assert step.account is not None

@@ -179,13 +179,14 @@ def _pack_template(config: Config, pack: ConformancePack, body: PackBody) -> Ren
         "template_s3_key": sub_escape(body.s3_key) if body.s3_key else None,
         "delivery_bucket": pack.delivery_bucket,
         "bucket_suffix": naming.short_hash(f"{config.stacksets.name_prefix}/{pack.name}"),
-        "kms_key_arn": config.delivery.kms_key_arn,
         "excluded_accounts": list(pack.excluded_accounts),
         "input_parameters": [
             {"ParameterName": name, "ParameterValue": str(value)} for name, value in pack.parameters.items()
         ],
     }
     parameters = ["OrganizationId", "ExcludedAccounts"] + (["ArtifactBucketName"] if body.s3_key else [])
+    if pack.delivery_bucket is None:
+        parameters.append("PackBucketKmsKeyArn")
     return RenderedTemplate(
         key=f"pack:{pack.name}",
         filename=f"conformance-pack-{pack.name}.yaml",

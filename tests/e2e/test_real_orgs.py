@@ -262,3 +262,67 @@ def test_a_pack_too_large_to_send_inline_goes_by_s3_from_a_bucket_in_another_acc
     cfn = member_client(inprocess_sandbox.endpoint_url, "cloudformation")
     body = cfn.get_template(StackName="orgdeploy-pack-baseline")["TemplateBody"]
     assert "TemplateS3Uri" in json.dumps(body) and len(json.dumps(body)) < 51_200
+
+
+def test_a_recorder_that_fails_under_the_tolerance_is_excluded_from_the_pack_when_it_runs(
+    inprocess_sandbox: Any, tmp_path: Path
+) -> None:
+    from orgdeploy.aws.session import AwsContext, AwsOptions
+    from orgdeploy.config.model import load_config
+    from orgdeploy.running.deploy import RunOptions, apply
+    from orgdeploy.running.executor import ExecutorSettings
+    from orgdeploy.running.progress import SilentReporter
+
+    path = write_config(tmp_path, stacksets={"failure_tolerance_percentage": 50})
+    endpoint = inprocess_sandbox.endpoint_url
+    ctx = AwsContext.with_static_keys(
+        AwsOptions(None, "us-east-1", endpoint), access_key="testing", secret_key="testing", region="us-east-1"
+    )
+
+    def someone_adds_a_recorder_after_the_plan(_plan: Any) -> bool:
+        config = member_client(endpoint, "config", AUDIT, "eu-west-1")
+        config.put_configuration_recorder(ConfigurationRecorder={"name": "late", "roleARN": "arn:aws:iam::1:role/x"})
+        return True
+
+    report = apply(
+        ctx,
+        load_config(path),
+        options=RunOptions(enable_trusted_access=True),
+        reporter=SilentReporter(),
+        settings=ExecutorSettings(poll_first=0.1, poll_max=0.5),
+        confirm=someone_adds_a_recorder_after_the_plan,
+    )
+
+    assert report.execution is not None
+    steps = {r.step.id: r for r in report.execution.results}
+    recorder = steps["recorder-create-regions-eu-west-1"]
+    assert [(f.account, f.region) for f in recorder.failures] == [(AUDIT, "eu-west-1")]
+    pack_step = steps["pack-baseline-eu-west-1"]
+    assert pack_step.outcome == "succeeded", pack_step.message
+    assert f"whose recorder failed: {AUDIT}" in pack_step.message
+    [pack] = member_client(endpoint, "config", region="eu-west-1").describe_organization_conformance_packs()[
+        "OrganizationConformancePacks"
+    ]
+    assert AUDIT in pack["ExcludedAccounts"]
+
+
+def test_an_organization_pack_fails_in_each_member_without_a_recorder(inprocess_sandbox: Any) -> None:
+    config = member_client(inprocess_sandbox.endpoint_url, "config")
+    s3 = member_client(inprocess_sandbox.endpoint_url, "s3")
+    s3.create_bucket(Bucket="awsconfigconforms-probe")
+    rule = "{Owner: AWS, SourceIdentifier: S3_BUCKET_VERSIONING_ENABLED}"
+    body = f"Resources:\n  Rule:\n    Type: AWS::Config::ConfigRule\n    Properties:\n      Source: {rule}\n"
+    config.put_organization_conformance_pack(
+        OrganizationConformancePackName="probe", TemplateBody=body, DeliveryS3Bucket="awsconfigconforms-probe"
+    )
+    statuses = config.get_organization_conformance_pack_detailed_status(OrganizationConformancePackName="probe")[
+        "OrganizationConformancePackDetailedStatuses"
+    ]
+    # Nothing records yet: every active account, the management account included, fails.
+    assert MANAGEMENT in {s["AccountId"] for s in statuses}
+    assert {s["Status"] for s in statuses} == {"CREATE_FAILED"}
+    assert {s["ErrorCode"] for s in statuses} == {"NoAvailableConfigurationRecorderException"}
+    [overall] = config.describe_organization_conformance_pack_statuses(OrganizationConformancePackNames=["probe"])[
+        "OrganizationConformancePackStatuses"
+    ]
+    assert overall["Status"] == "CREATE_FAILED"

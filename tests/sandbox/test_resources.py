@@ -292,7 +292,10 @@ def test_aggregator_stack_creates_a_real_aggregator(endpoint: str) -> None:
 
 
 def test_organization_conformance_pack_stack_is_listed_without_names(endpoint: str) -> None:
+    # The pack deploys only where a recorder records; the caller is the only account here.
+    make_central_bucket(endpoint)
     cfn = client(endpoint, "cloudformation")
+    create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel()})
     body = "Resources:\n  Rule:\n    Type: AWS::Config::ConfigRule\n"
     resources = {
         "ConformsBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "awsconfigconforms-test"}},
@@ -324,8 +327,29 @@ def test_organization_conformance_pack_stack_is_listed_without_names(endpoint: s
     assert config.describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
 
 
+def test_an_organization_pack_stack_fails_where_no_recorder_records(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation")
+    pack = {
+        "Type": "AWS::Config::OrganizationConformancePack",
+        "Properties": {
+            "OrganizationConformancePackName": "baseline",
+            "TemplateBody": "Resources:\n  Rule:\n    Type: AWS::Config::ConfigRule\n",
+        },
+    }
+    stack = create_stack(cfn, "pack", {"Pack": pack})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "NoAvailableConfigurationRecorderException" in failed_reasons(cfn, "pack")["Pack"]
+    assert client(endpoint, "config").describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
+
+
 def test_a_pack_from_s3_is_read_as_the_caller(endpoint: str) -> None:
     # The pack body lives in another account's bucket; AWS Config reads it with the caller's rights.
+    make_central_bucket(endpoint)
+    create_stack(
+        client(endpoint, "cloudformation"),
+        "recorder",
+        {"ConfigurationRecorder": recorder(), "DeliveryChannel": channel()},
+    )
     s3 = client(endpoint, "s3", LOG_ARCHIVE)
     s3.create_bucket(Bucket="pack-artifacts")
     s3.put_object(
@@ -353,3 +377,14 @@ def test_a_pack_from_s3_is_read_as_the_caller(endpoint: str) -> None:
     missing["Properties"]["OrganizationConformancePackName"] = "none"
     assert create_stack(cfn, "missing", {"Pack": missing})["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "The specified key does not exist." in failed_reasons(cfn, "missing")["Pack"]
+
+
+def test_a_delivery_channel_key_must_be_in_the_bucket_region(endpoint: str) -> None:
+    make_central_bucket(endpoint)  # in us-east-1
+    cfn = client(endpoint, "cloudformation", MEMBER, "eu-west-1")
+    key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    wrong = channel()
+    wrong["Properties"]["S3KmsKeyArn"] = key
+    stack = create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder(), "DeliveryChannel": wrong})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "InvalidS3KmsKeyArnException" in failed_reasons(cfn, "recorder")["DeliveryChannel"]

@@ -41,7 +41,7 @@ def fresh(endpoint: str) -> None:
     reset_state()
 
 
-def client(endpoint: str, service: str, account: str = MEMBER) -> Any:
+def client(endpoint: str, service: str, account: str = MEMBER, region: str = "us-east-1") -> Any:
     sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1", **DUMMY)
     got = sts.assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="s3-iam-test"
@@ -49,7 +49,7 @@ def client(endpoint: str, service: str, account: str = MEMBER) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=got["AccessKeyId"],
         aws_secret_access_key=got["SecretAccessKey"],
         aws_session_token=got["SessionToken"],
@@ -229,3 +229,20 @@ def test_unknown_managed_policy_fails_the_role_and_leaves_nothing_behind(endpoin
     assert f"Policy {missing} does not exist or is not attachable." in reason
     assert "Error Code: NoSuchEntity" in reason
     assert iam.list_roles()["Roles"] == []
+
+
+def test_a_bucket_key_from_another_region_fails_the_bucket(endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation", region="eu-west-1")
+    key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    encryption = {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+        ]
+    }
+    template = {"Resources": {"Bucket": bucket("orgdeploy-kms-elsewhere", BucketEncryption=encryption)}}
+    cfn.create_stack(StackName="kms", TemplateBody=json.dumps(template))
+    stack = cfn.describe_stacks(StackName="kms")["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName="kms")["StackEvents"]
+    assert any("KMS.NotFoundException" in e.get("ResourceStatusReason", "") for e in events)
+    assert "orgdeploy-kms-elsewhere" not in [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"]]

@@ -95,6 +95,21 @@ CASES = {
         BASE + "targets:\n  exclude_accounts: [12345]\n",
         ["targets.exclude_accounts[0]", "quote account ids"],
     ),
+    "kms alias": (
+        BASE + "delivery:\n  kms_key_arn: arn:aws:kms:us-east-1:111122223333:alias/config\n",
+        ["delivery.kms_key_arn", "an alias cannot be used across accounts"],
+    ),
+    "kms key in another region": (
+        BASE
+        + "delivery:\n  kms_key_arn: arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+        ["delivery.kms_key_arn must be a key in home_region us-east-1", "KMS keys are regional"],
+    ),
+    "pack bucket key in another region": (
+        BASE
+        + "delivery:\n  pack_bucket_kms_keys:\n"
+        + "    eu-west-1: arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+        ["delivery.pack_bucket_kms_keys.eu-west-1 must be a key in eu-west-1"],
+    ),
 }
 
 

@@ -568,3 +568,29 @@ def test_an_unreadable_account_is_unknown_not_clean(config: Config) -> None:
     assert (DEV2, None, "account") in {(s.account, s.region, s.what) for s in the_plan.skipped}
     packs = [s for s in the_plan.steps if s.template == "pack:baseline"]
     assert packs and all(DEV2 in dict(s.parameters)["ExcludedAccounts"].split(",") for s in packs)
+
+
+def test_the_management_account_without_a_recorder_in_a_region_is_excluded_from_that_pack(config: Config) -> None:
+    inv = with_facts(inventory(), MGMT, disabled_regions=(OTHER,))
+
+    the_plan = plan(config, inv, render_all(config))
+
+    assert "management-recorder-eu-west-1" not in steps_by_id(the_plan)
+    excluded = {
+        region: dict(the_plan.step(f"pack-baseline-{region}").parameters)["ExcludedAccounts"].split(",")
+        for region in (HOME, OTHER)
+    }
+    assert MGMT in excluded[OTHER] and MGMT not in excluded[HOME]
+    assert the_plan.step(f"pack-baseline-{OTHER}").exclude_failed_recorders_of == (RECORDER_SET,)
+
+
+def test_pack_buckets_get_a_key_of_their_own_region_or_sse_s3_with_a_note(tmp_path: Path) -> None:
+    key = "arn:aws:kms:{}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    config = configured(
+        tmp_path, delivery={"kms_key_arn": key.format(HOME), "pack_bucket_kms_keys": {HOME: key.format(HOME)}}
+    )
+    the_plan = plan(config, inventory(), render_all(config))
+
+    keys = {r: dict(the_plan.step(f"pack-baseline-{r}").parameters)["PackBucketKmsKeyArn"] for r in (HOME, OTHER)}
+    assert keys == {HOME: key.format(HOME), OTHER: ""}
+    assert any("conformance-pack buckets in eu-west-1 use SSE-S3" in note for note in the_plan.notes)

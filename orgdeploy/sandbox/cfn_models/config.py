@@ -19,7 +19,8 @@ from moto.s3.models import s3_backends
 
 from orgdeploy.sandbox.bucket_policy import account_may_read
 from orgdeploy.sandbox.cfn_models.base import BackendModel
-from orgdeploy.sandbox.cfn_models.stack_failures import depends_on, template_resources
+from orgdeploy.sandbox.cfn_models.stack_failures import HandlerError, depends_on, template_resources
+from orgdeploy.sandbox.compliance.org_packs import failed_members
 
 _BOOLEAN_KEYS = {"AllSupported", "IncludeGlobalResourceTypes", "AllAwsRegions"}
 
@@ -97,6 +98,19 @@ def _require_readable(uri: str, caller: str) -> None:
         raise ValidationException(f"The template at {uri} is larger than {PACK_S3_LIMIT} bytes")
 
 
+def _require_key_in_bucket_region(key: str, bucket: str) -> None:
+    """Config's delivery channel KMS key must be in the delivery bucket's Region ("Permissions for the KMS Key")."""
+    if not key:
+        return
+    partition, owner = s3_backends.bucket_accounts[bucket]
+    region = s3_backends[owner][partition].buckets[bucket].region_name
+    if key.split(":")[3] != region:
+        raise JsonRESTError(
+            "InvalidS3KmsKeyArnException",
+            f"The KMS key {key} is not in {region}, the Region of the delivery bucket {bucket}.",
+        )
+
+
 class _ConfigModel(BackendModel[ConfigBackend]):
     """A Config object in moto's Config backend; subclasses name its collection and how to put and remove one."""
 
@@ -148,6 +162,7 @@ class DeliveryChannelModel(_ConfigModel, CloudFormationModel):
     @staticmethod
     def _put(backend: ConfigBackend, name: str, properties: dict[str, Any]) -> str:
         _require_bucket(str(properties.get("S3BucketName") or ""), backend.partition)
+        _require_key_in_bucket_region(str(properties.get("S3KmsKeyArn") or ""), str(properties["S3BucketName"]))
         request = camel({key: value for key, value in properties.items() if key != "Name"})
         request["name"] = name
         backend.put_delivery_channel(request)
@@ -221,6 +236,15 @@ class OrganizationConformancePackModel(_ConfigModel, CloudFormationModel):
             "excluded_accounts": [str(account) for account in properties.get("ExcludedAccounts", [])],
         }
         backend.put_organization_conformance_pack(**request)
+        failed = failed_members(backend.organization_conformance_packs[name])
+        if failed:
+            # The handler waits for the organization pack to deploy, and fails with it.
+            backend.delete_organization_conformance_pack(name)
+            accounts = ", ".join(f"{s['AccountId']} ({s['ErrorCode']})" for s in failed)
+            raise HandlerError(
+                "GeneralServiceException",
+                f"Organization conformance pack {name} failed to deploy in {len(failed)} account(s): {accounts}",
+            )
         return name
 
     @staticmethod

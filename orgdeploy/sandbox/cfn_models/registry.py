@@ -31,8 +31,10 @@ def register_resource_models() -> None:
         from orgdeploy.sandbox.cfn_models import config, iam, s3  # noqa: F401
         from orgdeploy.sandbox.cfn_models.events import install_notification_support
         from orgdeploy.sandbox.cfn_models.stack_failures import patch_stack_failures
+        from orgdeploy.sandbox.compliance.org_packs import install_org_pack_statuses
 
         _patch_config_backend()
+        install_org_pack_statuses()
         iam.patch_service_linked_roles()
         iam.patch_role_managed_policies()
         s3.patch_bucket_properties()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
+from moto.core.exceptions import JsonRESTError
 from moto.s3.exceptions import MissingBucket, S3AccessDeniedError
 from moto.s3.models import FakeBucket, S3Backend, s3_backends
 from moto.s3.utils import bucket_policy_is_public
@@ -52,6 +53,15 @@ def _encryption(properties: dict[str, Any]) -> dict[str, Any]:
     return {"@xmlns": _XMLNS, "Rule": stored}
 
 
+def _require_key_in_region(encryption: dict[str, Any], region: str) -> None:
+    """SSE-KMS needs a key in the bucket's Region (S3 User Guide, "Specifying server-side encryption with AWS KMS")."""
+    key = str(encryption["Rule"]["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") or "")
+    if key.startswith("arn:") and key.split(":")[3] != region:
+        raise JsonRESTError(
+            "KMS.NotFoundException", f"Key '{key}' does not exist in {region}: a bucket's KMS key must be in its Region"
+        )
+
+
 def apply_bucket_properties(backend: S3Backend, bucket_name: str, properties: dict[str, Any], *, update: bool) -> None:
     """Make the bucket's settings match the template; on update, a removed property is removed."""
     bucket = backend.get_bucket(bucket_name)
@@ -63,7 +73,9 @@ def apply_bucket_properties(backend: S3Backend, bucket_name: str, properties: di
         backend.delete_public_access_block(bucket_name)
 
     if properties.get("BucketEncryption"):
-        backend.put_bucket_encryption(bucket_name, _encryption(properties["BucketEncryption"]))
+        encryption = _encryption(properties["BucketEncryption"])
+        _require_key_in_region(encryption, bucket.region_name)
+        backend.put_bucket_encryption(bucket_name, encryption)
     elif update:
         backend.delete_bucket_encryption(bucket_name)
 
@@ -99,7 +111,11 @@ def patch_bucket_properties() -> None:
     ) -> FakeBucket:
         bucket = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         properties = properties_of(cloudformation_json)
-        apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=False)
+        try:
+            apply_bucket_properties(_s3(account_id, region_name), bucket.name, properties, update=False)
+        except Exception:
+            _s3(account_id, region_name).delete_bucket(bucket.name)  # the failed resource's rollback
+            raise
         return bucket
 
     def update_from_cloudformation_json(
