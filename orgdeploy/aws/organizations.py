@@ -24,6 +24,11 @@ PERMISSIONS = (
 )
 
 
+
+def account_state(item: dict[str, Any]) -> str:
+    """State (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION); Status is retired on 2026-09-09."""
+    return str(item.get("State") or item.get("Status") or "ACTIVE")
+
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
     def collect() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -54,7 +59,7 @@ def read_organization(ctx: AwsContext) -> Organization:
     while queue:
         parent = queue.pop(0)
         for item in _pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent.id):
-            accounts.append(Account(item["Id"], item.get("Name", ""), item.get("Status", "ACTIVE"), parent.id))
+            accounts.append(Account(item["Id"], item.get("Name", ""), account_state(item), parent.id))
         for item in _pages(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent.id):
             unit = OrgUnit(item["Id"], item["Name"], parent.id, f"{parent.path}/{item['Name']}")
             units.append(unit)

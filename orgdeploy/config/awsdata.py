@@ -22,10 +22,21 @@ GLOBAL_IAM_RESOURCE_TYPES: tuple[str, ...] = (
     "AWS::IAM::Policy",
 )
 
-# Regions launched after February 2022 cannot record the global IAM types at all.
-REGIONS_WITHOUT_GLOBAL_TYPES: frozenset[str] = frozenset(
-    {"ap-south-2", "ap-southeast-4", "ca-west-1", "eu-south-2", "eu-central-2", "il-central-1", "me-central-1"}
-)
+# Regions launched after February 2022 cannot record the global IAM types (AWS::IAM::User, Group, Role,
+# Policy) at all (Config Developer Guide, "Recording global resource types"). So the list is of the Regions
+# that can: every Region launched before then. A Region botocore learns of later is refused, not assumed able.
+REGIONS_WITH_GLOBAL_TYPES: frozenset[str] = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+        "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1",
+        "me-south-1", "sa-east-1", "cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1",
+    }
+)  # fmt: skip
+
+
+def records_global_types(region: str) -> bool:
+    return region in REGIONS_WITH_GLOBAL_TYPES
 
 
 def _botocore_data_dir() -> Path:

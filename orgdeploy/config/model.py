@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from orgdeploy.config.awsdata import config_resource_types, known_regions
+from orgdeploy.config.awsdata import config_resource_types, known_regions, records_global_types
 from orgdeploy.config.yamlpos import KeyPath, line_of, load_yaml_with_positions
 from orgdeploy.errors import ConfigError
 
@@ -284,6 +284,12 @@ class Config(_Model):
     def _cross_checks(self) -> Config:
         if self.home_region not in self.regions:
             raise ValueError(f"home_region {self.home_region!r} must also be listed in regions")
+        if not records_global_types(self.home_region):
+            raise ValueError(
+                f"home_region {self.home_region!r} cannot record the global IAM types (Regions launched after "
+                "February 2022 cannot), and the home Region is where orgdeploy records them; choose a home_region "
+                "that can, such as us-east-1, and keep this one in regions"
+            )
         if self.admin.call_as == "DELEGATED_ADMIN":
             if self.admin.delegated_admin_account is None:
                 raise ValueError("admin.call_as DELEGATED_ADMIN needs admin.delegated_admin_account")

@@ -29,10 +29,25 @@ def install_moto_fixes() -> None:
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
     _install_assume_role_denials()
+    _serve_account_state_only()
     patch_bucket_permission()
     _add_delegated_admin_services()
     _route_delegated_admin_reads()
     _INSTALLED.add("parameter_list")
+
+
+def _serve_account_state_only() -> None:
+    """Organizations retires Account.Status on 2026-09-09; the sandbox answers with State alone."""
+    from moto.organizations.models import FakeAccount
+
+    describe = FakeAccount.describe
+
+    def without_status(self: Any) -> dict[str, Any]:
+        found: dict[str, Any] = describe(self)
+        found.pop("Status", None)
+        return found
+
+    FakeAccount.describe = without_status  # type: ignore[method-assign]
 
 
 def _add_delegated_admin_services() -> None:

@@ -278,7 +278,7 @@ class OrgBoto:
         return [a for page in pages for a in page["Accounts"]]
 
     def active_members(self) -> list[str]:
-        return sorted(a["Id"] for a in self.accounts() if a["Status"] == "ACTIVE" and a["Id"] != MANAGEMENT)
+        return sorted(a["Id"] for a in self.accounts() if a["State"] == "ACTIVE" and a["Id"] != MANAGEMENT)
 
     def root_id(self) -> str:
         return str(self.client("organizations").list_roots()["Roots"][0]["Id"])

@@ -88,7 +88,7 @@ def _bootstrap(capsys: pytest.CaptureFixture[str], config: Path, endpoint: str) 
 
 def _active_members(endpoint: str) -> list[str]:
     accounts = member_client(endpoint, "organizations").list_accounts()["Accounts"]
-    return sorted(a["Id"] for a in accounts if a["Status"] == "ACTIVE" and a["Id"] != MANAGEMENT)
+    return sorted(a["Id"] for a in accounts if a["State"] == "ACTIVE" and a["Id"] != MANAGEMENT)
 
 
 def _forward_rules(endpoint: str, account: str, region: str) -> dict[str, list[dict[str, Any]]]:

@@ -388,3 +388,19 @@ def test_a_delivery_channel_key_must_be_in_the_bucket_region(endpoint: str) -> N
     stack = create_stack(cfn, "recorder", {"ConfigurationRecorder": recorder(), "DeliveryChannel": wrong})
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "InvalidS3KmsKeyArnException" in failed_reasons(cfn, "recorder")["DeliveryChannel"]
+
+
+def test_a_region_launched_after_february_2022_cannot_record_the_global_types(endpoint: str) -> None:
+    config = client(endpoint, "config", MEMBER, "eu-central-2")
+    role = f"arn:aws:iam::{MEMBER}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+    with pytest.raises(ClientError) as refused:
+        config.put_configuration_recorder(
+            ConfigurationRecorder={
+                "name": "orgdeploy",
+                "roleARN": role,
+                "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
+            }
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidRecordingGroupException"
+    recorder_without = {"name": "orgdeploy", "roleARN": role, "recordingGroup": {"allSupported": True}}
+    config.put_configuration_recorder(ConfigurationRecorder=recorder_without)

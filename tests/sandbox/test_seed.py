@@ -120,7 +120,7 @@ def test_layout_through_organizations(endpoint: str) -> None:
     }
     assert in_ou["Root/Security"] == ["audit", "log-archive"]
     assert in_ou["Root/Workloads"] == []
-    active = [a for a in org.list_accounts()["Accounts"] if a["Status"] == "ACTIVE"]
+    active = [a for a in org.list_accounts()["Accounts"] if a["State"] == "ACTIVE"]
     assert len(active) == 1 + 8
     workload_names = in_ou["Root/Workloads/Prod"] + in_ou["Root/Workloads/Dev"] + in_ou["Root/Sandbox"]
     assert {"prod-1", "prod-2", "dev-1", "dev-2", "sandbox-1", "sandbox-2"} <= set(workload_names)
@@ -150,7 +150,7 @@ def test_quirks_are_visible_through_the_apis(endpoint: str) -> None:
 
     suspended = quirk(summary, "suspended")
     described = client(endpoint, "organizations").describe_account(AccountId=suspended.account_id)["Account"]
-    assert described["Status"] == "SUSPENDED"
+    assert described["State"] == "SUSPENDED"
     assert [a.status for a in summary.accounts if a.id == suspended.account_id] == ["SUSPENDED"]
     assert len({foreign.account_id, linked.account_id, opted_out.account_id, suspended.account_id}) == 4
 

@@ -214,3 +214,15 @@ def test_a_template_body_over_51200_bytes_is_refused_as_cloudformation_does(sand
         cfn.create_stack_set(StackSetName="big", TemplateBody=json.dumps(template))
     template["Metadata"] = {"Pad": "y" * 50_000}
     cfn.create_stack(StackName="fits", TemplateBody=json.dumps(template))
+
+
+def test_accounts_carry_state_only_as_organizations_does_after_the_status_retirement(sandbox: RunningSandbox) -> None:
+    from orgdeploy.aws.organizations import account_state
+
+    accounts = client(sandbox.endpoint_url, "organizations").list_accounts()["Accounts"]
+    assert all("Status" not in a for a in accounts)
+    states = {a["Id"]: a["State"] for a in accounts}
+    assert states[quirk(sandbox, "suspended").account_id] == "SUSPENDED"
+    assert {account_state(a) for a in accounts} == {"ACTIVE", "SUSPENDED"}
+    # An older answer that still has Status alone is read too.
+    assert account_state({"Id": "1", "Status": "SUSPENDED"}) == "SUSPENDED"

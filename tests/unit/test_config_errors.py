@@ -110,6 +110,12 @@ CASES = {
         + "    eu-west-1: arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
         ["delivery.pack_bucket_kms_keys.eu-west-1 must be a key in eu-west-1"],
     ),
+    "home region that cannot record the global types": (
+        BASE.replace("home_region: us-east-1", "home_region: ap-southeast-5").replace(
+            "[us-east-1, eu-west-1]", "[ap-southeast-5, eu-west-1]"
+        ),
+        ["home_region 'ap-southeast-5' cannot record the global IAM types", "such as us-east-1"],
+    ),
 }
 
 

@@ -56,6 +56,19 @@ def _check_frequency(value: Any, where: str) -> None:
         )
 
 
+def _check_global_types(group: dict[str, Any], region: str) -> None:
+    """Regions launched after February 2022 cannot record the global IAM types at all."""
+    from moto.config.exceptions import InvalidRecordingGroupException
+
+    from orgdeploy.config.awsdata import GLOBAL_IAM_RESOURCE_TYPES, records_global_types
+
+    asked = bool(group.get("includeGlobalResourceTypes")) or bool(
+        set(group.get("resourceTypes") or []) & set(GLOBAL_IAM_RESOURCE_TYPES)
+    )
+    if asked and not records_global_types(region):
+        raise InvalidRecordingGroupException()
+
+
 def _patch_config_backend() -> None:
     from moto.config.models import ConfigBackend
 
@@ -69,6 +82,7 @@ def _patch_config_backend() -> None:
         _check_frequency(mode.get("recordingFrequency"), "recordingFrequency")
         for override in mode.get("recordingModeOverrides") or []:
             _check_frequency(override.get("recordingFrequency"), "recordingModeOverrides.recordingFrequency")
+        _check_global_types(config_recorder.get("recordingGroup") or {}, self.region_name)
         put_recorder(self, config_recorder)
         self.recorders[config_recorder["name"]].recording_mode = mode
 

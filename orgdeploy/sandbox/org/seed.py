@@ -207,7 +207,7 @@ def seed_organization(
             name=described[account_id]["Name"],
             email=described[account_id]["Email"],
             ou_path=paths.get(account_id, "Root"),
-            status=described[account_id]["Status"],
+            status=described[account_id]["State"],
         )
         for account_id in ordered
     )
