@@ -205,17 +205,33 @@ def _notification_rules(config: Config) -> dict[str, bool]:
 
 
 def _timeline_policy(rules: dict[str, bool]) -> str:
-    """The log group's resource policy: only the hub's own rules may write (a JSON string inside Fn::Sub)."""
+    """The log group's resource policy: only the hub's own rules may write (a JSON string inside Fn::Sub).
+
+    CloudWatch Logs evaluates aws:SourceArn on PutLogEvents only, so CreateLogStream has a statement of its
+    own without it; under one condition EventBridge could never create its stream.
+    """
     logical = {"compliance_change": "ComplianceChangeRule", "remediation": "RemediationRule"}
-    statement = {
-        "Sid": "EventBridgeWritesTheTimeline",
-        "Effect": "Allow",
-        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": "${Timeline.Arn}",
-        "Condition": {"ArnEquals": {"aws:SourceArn": [f"${{{logical[k]}.Arn}}" for k, on in rules.items() if on]}},
-    }
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
+    principal = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
+    statements = [
+        {
+            "Sid": "EventBridgeCreatesTimelineStreams",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "logs:CreateLogStream",
+            "Resource": "${Timeline.Arn}",
+        },
+        {
+            "Sid": "EventBridgeWritesTheTimeline",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "logs:PutLogEvents",
+            "Resource": "${Timeline.Arn}",
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": [f"${{{logical[k]}.Arn}}" for k, on in rules.items() if on]}
+            },
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
 
 
 def _notification_templates(config: Config) -> list[RenderedTemplate]:

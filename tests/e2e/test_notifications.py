@@ -363,3 +363,28 @@ def test_every_notification_resource_type_has_a_sandbox_model(tmp_path: Path) ->
     }
     assert {"AWS::Events::EventBusPolicy", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy"} <= types
     assert types - set(parsing.get_model_map()) == set()
+
+
+def test_eventbridge_writes_the_timeline_only_where_the_logs_policy_lets_it_create_its_stream() -> None:
+    from moto.logs.models import logs_backends
+
+    from orgdeploy.sandbox.cfn_models.events import logs_policy_allows
+
+    group = "arn:aws:logs:us-east-1:111111111111:log-group:/aws/events/timeline"
+    rule = "arn:aws:events:us-east-1:111111111111:rule/hub"
+    backend = logs_backends["111111111111"]["us-east-1"]
+    principal = {"Service": "events.amazonaws.com"}
+    combined = {
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{group}:*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+    }
+    backend.put_resource_policy("timeline", json.dumps({"Statement": [combined]}))
+    assert logs_policy_allows(backend, "logs:PutLogEvents", group, source_arn=rule)
+    assert not logs_policy_allows(backend, "logs:CreateLogStream", group, source_arn=None)
+    streams = {"Effect": "Allow", "Principal": principal, "Action": "logs:CreateLogStream", "Resource": f"{group}:*"}
+    backend.put_resource_policy("timeline", json.dumps({"Statement": [streams, combined]}))
+    assert logs_policy_allows(backend, "logs:CreateLogStream", group, source_arn=None)
+    assert not logs_policy_allows(backend, "logs:PutLogEvents", group, source_arn=rule.replace("hub", "other"))

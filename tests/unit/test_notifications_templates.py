@@ -134,8 +134,11 @@ def test_hub_is_open_to_the_organization_only_and_encrypts_its_topic(tmp_path: P
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     timeline = hub["Timeline"]["Properties"]
     assert timeline == {"LogGroupName": "/aws/events/orgdeploy-notifications", "RetentionInDays": 365}
-    writes = json.loads(hub["TimelineWritePolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"])["Statement"][0]
-    assert writes["Resource"] == "${Timeline.Arn}"
+    streams, writes = json.loads(hub["TimelineWritePolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"])["Statement"]
+    # Logs evaluates aws:SourceArn on PutLogEvents only: CreateLogStream stands alone, or no stream is ever made.
+    assert (streams["Action"], "Condition" in streams) == ("logs:CreateLogStream", False)
+    assert writes["Action"] == "logs:PutLogEvents"
+    assert writes["Resource"] == streams["Resource"] == "${Timeline.Arn}"
     rules = writes["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert rules == ["${ComplianceChangeRule.Arn}", "${RemediationRule.Arn}"]
     assert hub["EmailSubscription1"]["Properties"] == {
@@ -166,7 +169,7 @@ def test_an_existing_topic_is_used_as_is_and_events_can_be_narrowed(tmp_path: Pa
     [email, _] = hub["RemediationRule"]["Properties"]["Targets"]
     assert email["Arn"] == TOPIC
     policy = json.loads(hub["TimelineWritePolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"])
-    assert policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == ["${RemediationRule.Arn}"]
+    assert policy["Statement"][1]["Condition"]["ArnEquals"]["aws:SourceArn"] == ["${RemediationRule.Arn}"]
     assert set(resources(rendered, "notifications-forwarder")) == {"ForwarderRole", "RemediationForwardRule"}
 
 

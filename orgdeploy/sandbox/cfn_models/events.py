@@ -22,6 +22,7 @@ A failed delivery is dropped, as EventBridge drops it (it only counts a FailedIn
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import logging
 from collections.abc import Callable
@@ -220,11 +221,50 @@ def _to_topic(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any
     sns_backends[arn.account][arn.region].publish(message=_message(target, event), arn=target["Arn"])
 
 
+def logs_policy_allows(backend: Any, action: str, group_arn: str, *, source_arn: str | None) -> bool:
+    """Whether the account's Logs resource policies let EventBridge do `action` on the group.
+
+    CloudWatch Logs evaluates aws:SourceArn on PutLogEvents only: on CreateLogStream the key is absent,
+    so a statement that puts both actions under one SourceArn condition never lets the stream be made.
+    """
+    for policy in backend.resource_policies.values():
+        for statement in _listed(json.loads(policy.policy_document).get("Statement", [])):
+            services = _listed((statement.get("Principal") or {}).get("Service", []))
+            if statement.get("Effect") != "Allow" or "events.amazonaws.com" not in services:
+                continue
+            if not any(fnmatch.fnmatchcase(action, a) for a in _listed(statement.get("Action", []))):
+                continue
+            forms = (group_arn, f"{group_arn}:*")
+            if not any(fnmatch.fnmatchcase(f, r) for f in forms for r in _listed(statement.get("Resource", []))):
+                continue
+            context = {"aws:sourcearn": source_arn if action == "logs:PutLogEvents" else None}
+            if all(
+                context.get(key.lower()) is not None
+                and any(fnmatch.fnmatchcase(str(context[key.lower()]), str(v)) for v in _listed(values))
+                for tests in (statement.get("Condition") or {}).values()
+                for key, values in tests.items()
+            ):
+                return True
+    return False
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _to_log_group(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any]) -> None:
     backend = logs_backends[arn.account][arn.region]
+    group_arn = f"arn:aws:logs:{arn.region}:{arn.account}:log-group:{arn.resource_id}"
     stream = str(event.get("id"))
+    # EventBridge writes as itself, so the log group's resource policy decides; AWS drops what it refuses.
     if stream not in backend.groups[arn.resource_id].streams:
+        if not logs_policy_allows(backend, "logs:CreateLogStream", group_arn, source_arn=None):
+            LOG.debug("no stream for %s: the log group's resource policy refuses CreateLogStream", rule.arn)
+            return
         backend.create_log_stream(arn.resource_id, stream)
+    if not logs_policy_allows(backend, "logs:PutLogEvents", group_arn, source_arn=rule.arn):
+        LOG.debug("%s not written: the log group's resource policy refuses PutLogEvents", rule.arn)
+        return
     stamp = int(_event_time(event).timestamp() * 1000)
     backend.put_log_events(arn.resource_id, stream, [{"timestamp": stamp, "message": _message(target, event)}])
 
