@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from orgdeploy.planning.inventory import OperationResult
@@ -150,6 +150,25 @@ class Plan:
             "skipped": [s.to_dict() for s in self.skipped],
             "notes": list(self.notes),
         }
+
+
+def one_operation_at_a_time(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """Each stack set's operations in plan order, each after the one before it.
+
+    Without managed execution a stack set runs one operation at a time and refuses a second with
+    OperationInProgressException; ordering them in the plan beats retrying for the length of an operation.
+    """
+    last: dict[str, str] = {}
+    ordered = []
+    for step in steps:
+        before = last.get(step.target) if step.action in STACK_SET_OPERATIONS else None
+        if step.action in STACK_SET_OPERATIONS:
+            last[step.target] = step.id
+        if before is not None and before not in step.depends_on:
+            ordered.append(replace(step, depends_on=(*step.depends_on, before)))
+        else:
+            ordered.append(step)
+    return tuple(ordered)
 
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")

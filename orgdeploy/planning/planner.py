@@ -14,7 +14,7 @@ from orgdeploy.errors import PlanBlocked
 from orgdeploy.planning.inventory import Inventory
 from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
 from orgdeploy.planning.packs import plan_pack_steps
-from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step
+from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step, one_operation_at_a_time
 from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
 from orgdeploy.planning.stage import Desired, Stage
 from orgdeploy.planning.steps import Builder, instance_steps, stack_parameters, stack_set_step
@@ -281,8 +281,9 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
             )
         )
     role_usage = QuotaUsage(naming.role_stack_set(config), role_instances, inventory.quotas.instances_per_stack_set)
+    steps = tuple(builder.steps)
     return Plan(
-        steps=tuple(builder.steps),
+        steps=steps if config.stacksets.managed_execution else one_operation_at_a_time(steps),
         usage=(role_usage, *usage, *notifications.usage),
         skipped=tuple(builder.skipped),
         notes=tuple(builder.notes),

@@ -594,3 +594,26 @@ def test_pack_buckets_get_a_key_of_their_own_region_or_sse_s3_with_a_note(tmp_pa
     keys = {r: dict(the_plan.step(f"pack-baseline-{r}").parameters)["PackBucketKmsKeyArn"] for r in (HOME, OTHER)}
     assert keys == {HOME: key.format(HOME), OTHER: ""}
     assert any("conformance-pack buckets in eu-west-1 use SSE-S3" in note for note in the_plan.notes)
+
+
+@pytest.mark.parametrize("managed", [True, False])
+def test_without_managed_execution_a_stack_sets_operations_run_one_after_another(tmp_path: Path, managed: bool) -> None:
+    both = configured(tmp_path, stacksets={"managed_execution": managed})
+    done = converge(both, inventory())
+    recorders = done.stack_set(RECORDER_SET)
+    assert recorders is not None
+    stale = tuple(
+        replace(i, status="OUTDATED") if (i.account, i.region) == (DEV1, HOME) else i for i in recorders.instances
+    )
+    changed = replace(
+        done, stack_sets=tuple(replace(s, instances=stale) if s.name == RECORDER_SET else s for s in done.stack_sets)
+    )
+    home_only = configured(tmp_path, regions=[HOME], stacksets={"managed_execution": managed})
+
+    the_plan = plan(home_only, changed, render_all(home_only))
+
+    operations = [s for s in the_plan.steps if s.action in STACK_SET_OPERATIONS and s.target == RECORDER_SET]
+    assert {s.action for s in operations} == {"update_stack_instances", "delete_stack_instances"}
+    first, second = operations
+    assert (first.id in ancestors(the_plan, second.id)) is not managed
+    assert_well_formed(the_plan)
