@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
-from orgdeploy.aws.retry import call_with_retries, error_code
+from orgdeploy.aws.retry import all_pages, call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.planning.inventory import AccountFacts, RecorderFact, classify_recorder
 
@@ -59,15 +59,7 @@ def _disabled_regions(
 
 
 def _opt_statuses(client: Any, **kwargs: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-
-    def collect() -> None:
-        for page in client.get_paginator("list_regions").paginate(**kwargs):
-            for item in page.get("Regions", []):
-                found[item["RegionName"]] = item["RegionOptStatus"]
-
-    call_with_retries(collect)
-    return found
+    return {r["RegionName"]: r["RegionOptStatus"] for r in all_pages(client, "list_regions", "Regions", **kwargs)}
 
 
 def survey_account(

@@ -8,7 +8,7 @@ from typing import Any
 
 from orgdeploy.aws.organizations import read_organization
 from orgdeploy.aws.permissions import DEPLOYERS, Need
-from orgdeploy.aws.retry import call_with_retries, error_code
+from orgdeploy.aws.retry import all_pages, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.config.model import Config
 from orgdeploy.errors import AwsError, BadInputError
@@ -31,13 +31,8 @@ class TimelineReader:
         if term:
             kwargs["filterPattern"] = f'"{term}"'
 
-        def collect() -> list[tuple[int, str]]:
-            found: list[tuple[int, str]] = []
-            for page in self.client.get_paginator("filter_log_events").paginate(**kwargs):
-                found += [(int(e["timestamp"]), str(e["message"])) for e in page.get("events", [])]
-            return found
-
-        return call_with_retries(collect)
+        events = all_pages(self.client, "filter_log_events", "events", **kwargs)
+        return [(int(e["timestamp"]), str(e["message"])) for e in events]
 
 
 def _account_names(ctx: AwsContext) -> dict[str, str]:

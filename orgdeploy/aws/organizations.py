@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
-from orgdeploy.aws.retry import call_with_retries
+from orgdeploy.aws.retry import all_pages, call_with_retries
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
 from orgdeploy.planning.inventory import Account, Organization, OrgUnit
@@ -30,13 +30,7 @@ def account_state(item: dict[str, Any]) -> str:
     return str(item.get("State") or item.get("Status") or "ACTIVE")
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    def collect() -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in client.get_paginator(operation).paginate(**kwargs):
-            items.extend(page.get(key, []))
-        return items
-
-    return call_with_retries(collect)
+    return all_pages(client, operation, key, **kwargs)
 
 
 def read_organization(ctx: AwsContext) -> Organization:

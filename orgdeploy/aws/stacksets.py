@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orgdeploy.aws.permissions import ADMINS, DEPLOYERS, Need
-from orgdeploy.aws.retry import BUSY_CODES, THROTTLING_CODES, call_with_retries, error_code
+from orgdeploy.aws.retry import BUSY_CODES, THROTTLING_CODES, all_pages, call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
 from orgdeploy.planning.inventory import Operation, OperationResult, StackInstance, StackSetState
@@ -60,14 +60,7 @@ class StackSetsGateway:
 
     def _pages(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         kwargs.setdefault("CallAs", self.call_as)
-
-        def collect() -> list[dict[str, Any]]:
-            items: list[dict[str, Any]] = []
-            for page in self.client.get_paginator(operation).paginate(**kwargs):
-                items.extend(page.get(key, []))
-            return items
-
-        return call_with_retries(collect)
+        return all_pages(self.client, operation, key, **kwargs)
 
     # Trusted access ---------------------------------------------------------
     def organizations_access(self) -> str:

@@ -35,6 +35,8 @@ class ExecutorSettings:
     poll_first: float = 0.5
     poll_max: float = 10.0
     workers: int = 8
+    # Seconds between the result listings that show an operation's progress.
+    progress_every: float = 15.0
 
 
 class StepError(Exception):
@@ -258,12 +260,21 @@ class Executor:
         assert step.operation_id is not None
         operation_id = self.stacksets.start(call, OperationId=step.operation_id, **args)
 
+        # DescribeStackSetOperation is strongly consistent and one call: it decides when the operation ends.
+        # The results are pages per instance: listed for progress now and then, and once at the end.
+        last_progress = time.monotonic()
+
         def finished() -> dict[str, Any] | None:
+            nonlocal last_progress
             status = self.stacksets.operation_status(step.target, operation_id)
-            results = self.stacksets.results(step.target, operation_id)
-            done = sum(1 for r in results if r.status in {"SUCCEEDED", "FAILED", "CANCELLED"})
-            self.reporter.step_progress(step, done, max(len(results), done))
-            return status if status["Status"] in FINISHED else None
+            if status["Status"] in FINISHED:
+                return status
+            if time.monotonic() - last_progress >= self.settings.progress_every:
+                last_progress = time.monotonic()
+                results = self.stacksets.results(step.target, operation_id)
+                done = sum(1 for r in results if r.status in {"SUCCEEDED", "FAILED", "CANCELLED"})
+                self.reporter.step_progress(step, done, max(len(results), done))
+            return None
 
         status = poll(
             finished,
@@ -271,7 +282,9 @@ class Executor:
             first=self.settings.poll_first,
             maximum=self.settings.poll_max,
         )
-        failures = tuple(r for r in self.stacksets.results(step.target, operation_id) if r.status != "SUCCEEDED")
+        results = self.stacksets.results(step.target, operation_id)
+        self.reporter.step_progress(step, len(results), len(results))
+        failures = tuple(r for r in results if r.status != "SUCCEEDED")
         outcome: Outcome = "succeeded" if status["Status"] == "SUCCEEDED" else "failed"
         message = f"operation {operation_id} {status['Status']}"
         if status.get("StatusReason"):
