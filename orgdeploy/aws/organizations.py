@@ -24,10 +24,10 @@ PERMISSIONS = (
 )
 
 
-
 def account_state(item: dict[str, Any]) -> str:
     """State (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION); Status is retired on 2026-09-09."""
     return str(item.get("State") or item.get("Status") or "ACTIVE")
+
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
     return all_pages(client, operation, key, **kwargs)

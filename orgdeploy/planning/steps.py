@@ -164,7 +164,16 @@ def instance_steps(
     exact_accounts: bool = False,
     leave_alone: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
-    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step ids."""
+    """Create, retry and delete instances so each Region holds exactly desired[region]. Returns Region -> step ids.
+
+    INOPERABLE instances are left out of every update, so they are released first (deleted with
+    RetainStacks, which leaves their stack in the account) and then created again where they are wanted.
+    """
+    released = _release_inoperable(builder, config, stack_set_name, existing, step_prefix, root_id, depends_on)
+    if released:
+        assert existing is not None
+        existing = replace(existing, instances=tuple(i for i in existing.instances if i.status != "INOPERABLE"))
+        depends_on = (*depends_on, *released)
     region_steps: dict[str, list[str]] = {}
     first_steps: list[str] = []
     ordered = [r for r in desired if r == first_region] + [r for r in desired if r != first_region]
@@ -227,6 +236,49 @@ def instance_steps(
         leave_alone=leave_alone,
     )
     return region_steps
+
+
+def _release_inoperable(
+    builder: Builder,
+    config: Config,
+    stack_set_name: str,
+    existing: StackSetState | None,
+    step_prefix: str,
+    root_id: str,
+    depends_on: tuple[str, ...],
+) -> tuple[str, ...]:
+    """One RetainStacks delete per set of accounts, so no healthy instance in the same Regions is touched."""
+    per_region: dict[str, list[str]] = {}
+    for instance in existing.instances if existing else ():
+        if instance.status == "INOPERABLE":
+            per_region.setdefault(instance.region, []).append(instance.account)
+    by_accounts: dict[tuple[str, ...], list[str]] = {}
+    for region, stuck in sorted(per_region.items()):
+        by_accounts.setdefault(tuple(sorted(stuck)), []).append(region)
+    steps = []
+    for accounts, regions in by_accounts.items():
+        targets = {"OrganizationalUnitIds": [root_id], "Accounts": list(accounts), "AccountFilterType": "INTERSECTION"}
+        step_id = f"{step_prefix}-release-inoperable-{'-'.join(regions)}"
+        steps.append(
+            builder.add(
+                Step(
+                    id=step_id,
+                    action="delete_stack_instances",
+                    target=stack_set_name,
+                    description=f"{stack_set_name}: release {len(accounts)} INOPERABLE instance(s) in "
+                    f"{', '.join(regions)} (RetainStacks), to create them again",
+                    regions=tuple(regions),
+                    depends_on=depends_on,
+                    operation_preferences=operation_preferences(config, parallel=True),
+                    deployment_targets=targets,
+                    retain_stacks=True,
+                    operation_id=operation_id(
+                        step_id, {"targets": targets, "regions": regions}, after=_after(existing)
+                    ),
+                )
+            )
+        )
+    return tuple(steps)
 
 
 def _after(existing: StackSetState | None) -> str:

@@ -226,9 +226,7 @@ def _timeline_policy(rules: dict[str, bool]) -> str:
             "Principal": principal,
             "Action": "logs:PutLogEvents",
             "Resource": "${Timeline.Arn}",
-            "Condition": {
-                "ArnEquals": {"aws:SourceArn": [f"${{{logical[k]}.Arn}}" for k, on in rules.items() if on]}
-            },
+            "Condition": {"ArnEquals": {"aws:SourceArn": [f"${{{logical[k]}.Arn}}" for k, on in rules.items() if on]}},
         },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))

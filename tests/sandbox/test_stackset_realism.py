@@ -459,3 +459,50 @@ def test_stack_set_lifecycle_errors_and_status_filter(endpoint: str) -> None:
     with pytest.raises(ClientError) as missing:
         cfn.delete_stack_set(StackSetName="life")
     assert error_code(missing) == ("StackSetNotFoundException", 404)
+
+
+def test_auto_deployment_ignores_the_account_filter_of_an_account_moving_between_target_ous(endpoint: str) -> None:
+    org = build_org(endpoint)
+    cfn = client(endpoint, "cloudformation")
+    create_stack_set(cfn, "set", AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False})
+    a1 = org.accounts["a1"]
+    targets = {"OrganizationalUnitIds": [org.workloads, org.other], "Accounts": [a1], "AccountFilterType": "DIFFERENCE"}
+    op = cfn.create_stack_instances(StackSetName="set", Regions=["us-east-1"], DeploymentTargets=targets)
+    wait_for(cfn, "set", op["OperationId"])
+    assert a1 not in {account for account, _ in instances(cfn, "set")}
+
+    client(endpoint, "organizations").move_account(
+        AccountId=a1, SourceParentId=org.workloads, DestinationParentId=org.other
+    )
+
+    [auto] = [
+        o
+        for o in cfn.list_stack_set_operations(StackSetName="set")["Summaries"]
+        if o["OperationId"] != op["OperationId"]
+    ]
+    wait_for(cfn, "set", auto["OperationId"])
+    assert instances(cfn, "set")[(a1, "us-east-1")]["Status"] == "CURRENT"
+
+
+def test_an_inoperable_instance_is_left_out_of_updates(endpoint: str) -> None:
+    from moto.cloudformation.models import cloudformation_backends
+
+    from orgdeploy.sandbox.stacksets.model import find_instance
+
+    org = build_org(endpoint)
+    cfn = client(endpoint, "cloudformation")
+    create_stack_set(cfn, "set")
+    targets = {"OrganizationalUnitIds": [org.workloads]}
+    op = cfn.create_stack_instances(StackSetName="set", Regions=["us-east-1"], DeploymentTargets=targets)
+    wait_for(cfn, "set", op["OperationId"])
+    stackset = cloudformation_backends["123456789012"]["us-east-1"].describe_stack_set("set")
+    stuck = find_instance(stackset, org.accounts["a2"], "us-east-1")
+    assert stuck is not None
+    stuck.status, stuck.detailed_status = "INOPERABLE", "INOPERABLE"
+
+    update = cfn.update_stack_instances(StackSetName="set", Regions=["us-east-1"], DeploymentTargets=targets)
+    wait_for(cfn, "set", update["OperationId"])
+
+    touched = {account for account, _ in results(cfn, "set", update["OperationId"])}
+    assert org.accounts["a2"] not in touched and org.accounts["a1"] in touched
+    assert instances(cfn, "set")[(org.accounts["a2"], "us-east-1")]["Status"] == "INOPERABLE"

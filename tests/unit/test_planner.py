@@ -311,7 +311,7 @@ def test_instances_not_current_are_retried_for_exactly_those_accounts(config: Co
     broken = {
         (PROD1, HOME): ("OUTDATED", "FAILED"),
         (DEV1, OTHER): ("OUTDATED", "CANCELLED"),
-        (LOG, OTHER): ("INOPERABLE", "INOPERABLE"),
+        (LOG, OTHER): ("OUTDATED", "FAILED"),
     }
     recorder = done.stack_set(RECORDER_SET)
     assert recorder is not None
@@ -617,3 +617,46 @@ def test_without_managed_execution_a_stack_sets_operations_run_one_after_another
     first, second = operations
     assert (first.id in ancestors(the_plan, second.id)) is not managed
     assert_well_formed(the_plan)
+
+
+def test_an_inoperable_instance_is_released_with_its_stack_kept_then_created_again(config: Config) -> None:
+    done = converge(config, inventory())
+    recorders = done.stack_set(RECORDER_SET)
+    assert recorders is not None
+    stuck = tuple(
+        replace(i, status="INOPERABLE", detailed_status="INOPERABLE") if (i.account, i.region) == (DEV1, OTHER) else i
+        for i in recorders.instances
+    )
+    broken = replace(
+        done, stack_sets=tuple(replace(s, instances=stuck) if s.name == RECORDER_SET else s for s in done.stack_sets)
+    )
+
+    the_plan = plan(config, broken, render_all(config))
+
+    assert_well_formed(the_plan)
+    release = the_plan.step("recorder-release-inoperable-eu-west-1")
+    assert (release.action, release.retain_stacks, release.regions) == ("delete_stack_instances", True, (OTHER,))
+    assert release.deployment_targets == {
+        "OrganizationalUnitIds": [ROOT],
+        "Accounts": [DEV1],
+        "AccountFilterType": "INTERSECTION",
+    }
+    [create] = instance_steps(the_plan, "create_stack_instances")
+    assert create.regions == (OTHER,) and create.deployment_targets["Accounts"] == [DEV1]  # type: ignore[index]
+    assert release.id in ancestors(the_plan, create.id)
+    assert not instance_steps(the_plan, "update_stack_instances")
+
+
+def test_an_instance_auto_deployment_put_in_an_excluded_account_is_removed_on_the_next_run(tmp_path: Path) -> None:
+    # Auto-deployment ignores account filters: moving dev-1 between target OUs gave it an instance anyway.
+    config = configured(tmp_path, targets={"exclude_accounts": [DEV1]})
+    done = converge(config, inventory())
+    recorders = done.stack_set(RECORDER_SET)
+    assert recorders is not None and DEV1 not in {i.account for i in recorders.instances}
+    placed = replace(recorders, instances=(*recorders.instances, StackInstance(DEV1, HOME, "CURRENT", "SUCCEEDED")))
+    moved = replace(done, stack_sets=tuple(placed if s.name == RECORDER_SET else s for s in done.stack_sets))
+
+    the_plan = plan(config, moved, render_all(config))
+
+    [delete] = instance_steps(the_plan, "delete_stack_instances")
+    assert delete.regions == (HOME,) and delete.deployment_targets["Accounts"] == [DEV1]  # type: ignore[index]

@@ -3,8 +3,9 @@
 moto's Organizations backend is patched (create_account, move_account,
 remove_account_from_organization) to tell this module where an account now sits.
 For every SERVICE_MANAGED stack set of that organization with AutoDeployment
-enabled, an account arriving under one of its OUs gets instances in all of the
-stack set's Regions, and an account leaving loses them (the stacks stay when
+enabled, an account arriving under one of its OUs (from outside them, or from
+another of them) gets instances in all of the stack set's Regions where it has
+none, whatever account filter its operations used, and an account leaving loses them (the stacks stay when
 RetainStacksOnAccountRemoval is set). AutoDeployment.DependsOn orders the
 operations between stack sets: dependencies first when deploying, last when
 removing.
@@ -140,7 +141,9 @@ def account_moved(org: OrganizationsBackend, account_id: str, old_parent: str | 
                 continue
             before = _targeting_ou(stackset, org, old_parent)
             after = _targeting_ou(stackset, org, new_parent)
-            if after and not before:
+            # Auto-deployment ignores account-level filters: an account that moves into a target OU gets
+            # instances even when a DIFFERENCE filter kept it out, from another target OU too.
+            if after and after != before:
                 arriving.append((backend, stackset, after))
             elif before and not after:
                 leaving.append((backend, stackset, before))

@@ -64,6 +64,11 @@ def ensure_can_start(stackset: StackSet, operation_id: str | None, *, automatic:
         raise OperationInProgressException(stackset.arn)
 
 
+def _status(stackset: StackSet, target: Target) -> str | None:
+    instance = find_instance(stackset, target.account, target.region)
+    return instance.status if instance is not None else None
+
+
 def start(
     backend: CloudFormationBackend,
     stackset: StackSet,
@@ -79,6 +84,9 @@ def start(
     automatic: bool = False,
 ) -> Operation:
     ensure_can_start(stackset, operation_id, automatic=automatic)
+    if action == "UPDATE":
+        # INOPERABLE instances (a failed delete left their stack unstable) are left out of every update.
+        targets = [t for t in targets if _status(stackset, t) != "INOPERABLE"]
     now = time.time()
     op = Operation(
         operation_id=operation_id,
