@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
-from orgdeploy.aws.retry import all_pages, call_with_retries
+from orgdeploy.aws.retry import all_pages, call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.errors import AwsError
 from orgdeploy.planning.inventory import Account, Organization, OrgUnit
@@ -38,12 +38,19 @@ def read_organization(ctx: AwsContext) -> Organization:
     try:
         org = call_with_retries(client.describe_organization)["Organization"]
     except Exception as exc:
-        from orgdeploy.aws.retry import error_code
-
         if error_code(exc) == "AWSOrganizationsNotInUseException":
             raise AwsError("this account is not in an AWS Organization") from exc
         raise
-    roots = _pages(client, "list_roots", "Roots")
+    try:
+        roots = _pages(client, "list_roots", "Roots")
+    except Exception as exc:
+        if error_code(exc) not in {"AccessDeniedException", "AccessDenied"}:
+            raise
+        raise AwsError(
+            f"account {ctx.caller_account} is not the management account or a registered delegated administrator, "
+            f"so it may not read organization {org.get('Id', '')} ({error_code(exc)}). Run orgdeploy from the "
+            "management account, or register this account with `orgdeploy org-setup` (management credentials)."
+        ) from exc
     if not roots:
         raise AwsError("the organization has no root")
     root = roots[0]

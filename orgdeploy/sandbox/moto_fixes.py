@@ -93,6 +93,7 @@ def _install_assume_role_denials() -> None:
 def _route_delegated_admin_reads() -> None:
     """A delegated administrator may read the organization (List*/Describe*); moto keeps the org in the
     management account's backend, so answer such reads from there, and refuse them to other members."""
+    from moto.core.exceptions import JsonRESTError
     from moto.organizations.models import organizations_backends
     from moto.organizations.responses import OrganizationsResponse
 
@@ -109,6 +110,10 @@ def _route_delegated_admin_reads() -> None:
         management = organizations_backends[master[0]][master[1]]
         if any(admin.account.id == self.current_account for admin in management.admins):
             return management
+        if action != "DescribeOrganization":
+            # Any member may describe its organization; only the management account and delegated
+            # administrators may list it.
+            raise JsonRESTError("AccessDeniedException", "You don't have permissions to access this resource.")
         return backend
 
     OrganizationsResponse.organizations_backend = property(organizations_backend)  # type: ignore[method-assign,assignment]

@@ -197,6 +197,41 @@ def test_delegated_administrator_flow(
         assert mgmt.describe_organization_conformance_packs()["OrganizationConformancePacks"] == []
     stacks = member_client(endpoint, "cloudformation", MANAGEMENT).list_stacks(StackStatusFilter=["CREATE_COMPLETE"])
     assert {"orgdeploy-recorder", "orgdeploy-config-role"} <= {s["StackName"] for s in stacks["StackSummaries"]}
+    # The stack sets live in the management account, as with CallAs=DELEGATED_ADMIN on AWS.
+    in_management = member_client(endpoint, "cloudformation", MANAGEMENT).list_stack_sets(Status="ACTIVE")
+    assert {"orgdeploy-recorder", "orgdeploy-config-role"} <= {s["StackSetName"] for s in in_management["Summaries"]}
+    in_audit = member_client(endpoint, "cloudformation", AUDIT).list_stack_sets(Status="ACTIVE")["Summaries"]
+    assert in_audit == []
+    as_admin = member_client(endpoint, "cloudformation", AUDIT).list_stack_sets(
+        Status="ACTIVE", CallAs="DELEGATED_ADMIN"
+    )
+    assert {s["StackSetName"] for s in as_admin["Summaries"]} == {s["StackSetName"] for s in in_management["Summaries"]}
+
+
+def test_an_unregistered_account_calling_as_delegated_admin_is_refused(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    endpoint = inprocess_sandbox.endpoint_url
+    with pytest.raises(ClientError) as refused:
+        member_client(endpoint, "cloudformation", AUDIT).list_stack_sets(CallAs="DELEGATED_ADMIN")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    config = write_config(
+        tmp_path,
+        admin={"call_as": "DELEGATED_ADMIN", "delegated_admin_account": AUDIT},
+        management_account={"deploy": False},
+    )
+    creds = member_client(endpoint, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{AUDIT}:role/OrganizationAccountAccessRole", RoleSessionName="da"
+    )["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
+    code, _, err = cli(capsys, "plan", "-c", str(config), "--endpoint-url", endpoint)
+    assert code == 1
+    assert f"account {AUDIT} is not the management account or a registered delegated administrator" in err
+    assert "org-setup" in err
 
 
 def test_permissions_cover_every_call_of_a_full_run(

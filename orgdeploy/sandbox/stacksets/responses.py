@@ -22,7 +22,7 @@ from typing import Any
 
 from moto.cloudformation import urls as cfn_urls
 from moto.cloudformation.exceptions import StackSetNotFoundException, ValidationError
-from moto.cloudformation.models import StackSet
+from moto.cloudformation.models import CloudFormationBackend, StackSet, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.organizations.models import organizations_backends
@@ -71,8 +71,31 @@ def _require_organizations_access() -> None:
 TEMPLATE_BODY_LIMIT = 51_200
 
 
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+
+
+def _administrator_account(caller: str, call_as: str | None) -> str:
+    """Where the caller's stack sets live: with CallAs=DELEGATED_ADMIN, in the management account."""
+    if call_as != "DELEGATED_ADMIN":
+        return caller
+    master = organizations_backends.master_accounts.get(caller)
+    management = organizations_backends[master[0]][master[1]] if master else None
+    registered = management is not None and any(
+        admin.account.id == caller and STACKSETS_PRINCIPAL in admin.services for admin in management.admins
+    )
+    if not registered or master is None:
+        raise ValidationError(message="Account used is not a delegated administrator")
+    return str(master[0])
+
+
 class SandboxCloudFormationResponse(CloudFormationResponse):
     """moto's CloudFormation API with AWS's StackSet operation semantics."""
+
+    @property
+    def cloudformation_backend(self) -> CloudFormationBackend:
+        # A delegated administrator's stack sets are the management account's (CallAs=DELEGATED_ADMIN).
+        account = _administrator_account(self.current_account, self._get_param("CallAs"))
+        return cloudformation_backends[account][self.region]
 
     def call_action(self) -> Any:
         # One lock for every StackSet change; moving time first makes all reads current.
