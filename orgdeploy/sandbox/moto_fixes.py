@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from orgdeploy.sandbox.bucket_policy import patch_bucket_permission
@@ -29,11 +30,37 @@ def install_moto_fixes() -> None:
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
     _install_assume_role_denials()
+    _answer_unknown_operations()
     _serve_account_state_only()
     patch_bucket_permission()
     _add_delegated_admin_services()
     _route_delegated_admin_reads()
     _INSTALLED.add("parameter_list")
+
+
+def _answer_unknown_operations() -> None:
+    """An operation moto lacks gets a well-formed AWS error (no 500 page), which clients parse and do not retry."""
+    from moto.core.responses import BaseResponse
+
+    call_action = BaseResponse.call_action
+
+    def answered(self: Any) -> Any:
+        try:
+            return call_action(self)
+        except NotImplementedError:
+            action = self._get_action() or "this operation"
+            message = f"The sandbox does not emulate {action}."
+            content_type = str(self.headers.get("Content-Type", "")) if self.headers else ""
+            if "json" in content_type:
+                body = json.dumps({"__type": "UnknownOperationException", "message": message})
+                return 400, {"Content-Type": content_type}, body
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                f"<Message>{message}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"
+            )
+            return 400, {"Content-Type": "text/xml"}, body
+
+    BaseResponse.call_action = answered  # type: ignore[method-assign]
 
 
 def _serve_account_state_only() -> None:

@@ -106,6 +106,11 @@ def record_pack_bodies() -> None:
     ConfigBackend.put_organization_conformance_pack = put_organization_conformance_pack  # type: ignore[method-assign,assignment]
 
 
+def pack_body(pack: Any) -> str:
+    """The body record_pack_bodies kept on moto's organization pack ("" when none was kept)."""
+    return str(getattr(pack, _BODY, "") or "")
+
+
 def _read_s3(uri: str, region: str) -> str:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     owner = s3_backends.bucket_accounts.get(bucket)  # (partition, account)
@@ -120,7 +125,7 @@ def deployed_rules(account: str, region: str) -> list[PackRule]:
         backend = config_backends[admin].get(region) if region in config_backends[admin] else None
         for pack in list(backend.organization_conformance_packs.values()) if backend else []:
             if account not in pack.excluded_accounts:
-                rules += pack_rules(pack.organization_conformance_pack_name, getattr(pack, _BODY, "") or "")
+                rules += pack_rules(pack.organization_conformance_pack_name, pack_body(pack))
     return rules
 
 

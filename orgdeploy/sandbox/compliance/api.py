@@ -27,6 +27,7 @@ from moto.config.exceptions import (
 from moto.config.models import config_backends
 from moto.config.responses import ConfigResponse
 
+from orgdeploy.sandbox.compliance.member_reads import MemberConfigReads
 from orgdeploy.sandbox.compliance.query import InvalidExpressionException, run_query
 from orgdeploy.sandbox.compliance.seed import Block, ComplianceStore, Resource, current_store
 from orgdeploy.sandbox.state import STATE
@@ -108,7 +109,7 @@ def _wanted(filters: dict[str, Any], **actual: str) -> bool:
     return all(filters.get(key, value) == value for key, value in actual.items())
 
 
-class SandboxConfigResponse(ConfigResponse):
+class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
     """moto's Config API plus the aggregate compliance APIs and the advanced query."""
 
     def _store(self) -> ComplianceStore:

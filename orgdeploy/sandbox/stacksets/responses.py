@@ -350,6 +350,19 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         results = [r.to_dict() for r in op.results if status in (None, r.status)]
         return self._page(results, "Summaries")
 
+    def list_stack_set_auto_deployment_targets(self) -> ActionResult:
+        """The OUs auto-deployment follows, with the Regions it deploys there."""
+        stackset = self._stackset()
+        ex = extras(stackset)
+        enabled = bool((ex.auto_deployment or {}).get("Enabled"))
+        summaries = [{"OrganizationalUnitId": ou, "Regions": list(ex.regions)} for ou in ex.ou_ids] if enabled else []
+        return self._page(summaries, "Summaries")
+
+    def list_stack_instance_resource_drifts(self) -> ActionResult:
+        # The operation must exist; no drift detection runs in the sandbox, so it found no drifted resource.
+        operations.find_operation(self._stackset(), self._get_param("OperationId"))
+        return ActionResult({"Summaries": []})
+
     def stop_stack_set_operation(self) -> ActionResult:
         operations.stop(self._stackset(), self._get_param("OperationId"))
         return EmptyResult()
