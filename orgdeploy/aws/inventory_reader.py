@@ -55,6 +55,17 @@ def _old_hubs(config: Config, stack_sets: tuple[StackSetState, ...], stacks: tup
     return [(name, account, region) for account, region in sorted(hub_locations(forwarders) - known)]
 
 
+def _other_pack_stacks(ctx: AwsContext, config: Config, caller: str, read: tuple[StackState, ...]) -> list[Place]:
+    """Pack stacks of packs the config no longer names, so the plan can remove them."""
+    known = {(s.name, s.account, s.region) for s in read}
+    places = []
+    for region in config.regions:
+        for name in StacksGateway(ctx, account=caller, region=region).names(prefix=naming.pack_stack_prefix(config)):
+            if (name, caller, region) not in known:
+                places.append((name, caller, region))
+    return places
+
+
 def read_stacks(ctx: AwsContext, places: list[Place]) -> tuple[StackState, ...]:
     def one(place: tuple[str, str, str]) -> StackState | None:
         name, account, region = place
@@ -86,6 +97,7 @@ def read_inventory(
     active = {a.id for a in org.accounts if a.active}
     stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id, active))
     stacks += read_stacks(ctx, _old_hubs(config, stack_sets, stacks))
+    stacks += read_stacks(ctx, _other_pack_stacks(ctx, config, caller, stacks))
     quotas = quota_override or read_quotas(ctx, config.home_region)
     inventory = Inventory(
         caller_account=caller,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
-from orgdeploy.aws.retry import call_with_retries, error_code, poll
+from orgdeploy.aws.retry import all_pages, call_with_retries, error_code, poll
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.planning.inventory import StackPhase, StackState, stack_phase
 
 _STACK_ACTIONS = (
     "cloudformation:DescribeStacks",
+    "cloudformation:ListStacks",
     "cloudformation:GetTemplate",
     "cloudformation:CreateStack",
     "cloudformation:UpdateStack",
@@ -140,6 +141,15 @@ class StacksGateway:
         self.account = account
         self.region = region
         self.client = ctx.client("cloudformation", region, account)
+
+    def names(self, *, prefix: str) -> list[str]:
+        """Every stack of the account and Region whose name starts with prefix, deleted ones left out."""
+        summaries = all_pages(self.client, "list_stacks", "StackSummaries")
+        return sorted(
+            s["StackName"]
+            for s in summaries
+            if s["StackName"].startswith(prefix) and s.get("StackStatus") != "DELETE_COMPLETE"
+        )
 
     def read(self, name: str) -> StackState | None:
         try:

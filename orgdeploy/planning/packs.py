@@ -36,15 +36,42 @@ def pack_excluded_accounts(
             continue
         facts = inventory.facts_for(account.id)
         recorder = facts.recorder(region) if facts else None
-        if recorder is not None and recorder.recording and account.active:
-            continue  # A foreign recorder that records counts as working.
+        if recorder is not None and recorder.recording and account.active and recorder.owner != "orgdeploy":
+            continue  # A foreign recorder that records counts as working; orgdeploy's own, unwanted, goes.
         if not account.active:
             excluded[account.id] = f"account is {account.status}"
+        elif recorder is not None and recorder.owner == "orgdeploy":
+            excluded[account.id] = "orgdeploy's recorder there is being removed"
         elif recorder is not None:
             excluded[account.id] = f"its recorder {recorder.name!r} is not recording"
         else:
             excluded[account.id] = "no recorder in this Region"
     return dict(sorted(excluded.items()))
+
+
+def _pack_removals(builder: Builder, config: Config, inventory: Inventory) -> list[str]:
+    """Pack stacks where no pack is wanted: a Region dropped from a pack, or a pack gone from the config."""
+    wanted = {(naming.pack_stack(config, p), r) for p in config.conformance_packs for r in config.pack_regions(p)}
+    prefix = naming.pack_stack_prefix(config)
+    steps = []
+    for stack in inventory.stacks:
+        if not stack.name.startswith(prefix) or stack.account != inventory.caller_account:
+            continue
+        if (stack.name, stack.region) in wanted:
+            continue
+        steps.append(
+            builder.add(
+                Step(
+                    id=f"{stack.name}-{stack.region}-delete",
+                    action="delete_stack",
+                    target=stack.name,
+                    description=f"remove conformance pack stack {stack.name} in {stack.region} (no longer configured)",
+                    account=stack.account,
+                    regions=(stack.region,),
+                )
+            )
+        )
+    return steps
 
 
 def plan_pack_steps(
@@ -69,6 +96,7 @@ def plan_pack_steps(
             f"conformance-pack buckets in {', '.join(plain)} use SSE-S3: KMS keys are regional, and "
             "delivery.pack_bucket_kms_keys names no key for those Regions"
         )
+    steps += _pack_removals(builder, config, inventory)
     for pack in config.conformance_packs:
         body = next(b for b in rendered.pack_bodies if b.pack == pack.name)
         upload = None

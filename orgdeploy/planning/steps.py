@@ -325,6 +325,8 @@ def stack_set_step(
         changed.append("parameters")
     if existing.auto_deployment != auto_deployment["Enabled"] or set(existing.depends_on) != set(depends_on_stack_sets):
         changed.append("auto-deployment")
+    if existing.managed_execution != config.stacksets.managed_execution:
+        changed.append("managed execution")
     if not changed or not existing.instances:
         return None
     step_id = f"{name}-update"

@@ -26,7 +26,9 @@ def install_moto_fixes() -> None:
         for param in params:
             if isinstance(param["ParameterValue"], list):
                 param["ParameterValue"] = ",".join(str(v) for v in param["ParameterValue"])
-        return params
+        # moto keeps a parameter the updated template no longer declares; AWS lists the declared ones.
+        declared = (getattr(self, "template_dict", None) or {}).get("Parameters") or {}
+        return [p for p in params if p["ParameterKey"] in declared]
 
     Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign,assignment]
     _install_assume_role_denials()

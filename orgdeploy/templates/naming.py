@@ -27,8 +27,12 @@ def aggregator_stack(config: Config) -> str:
     return f"{config.stacksets.name_prefix}-aggregator"
 
 
+def pack_stack_prefix(config: Config) -> str:
+    return f"{config.stacksets.name_prefix}-pack-"
+
+
 def pack_stack(config: Config, pack: ConformancePack) -> str:
-    return f"{config.stacksets.name_prefix}-pack-{pack.name}"
+    return f"{pack_stack_prefix(config)}{pack.name}"
 
 
 def pack_resource_name(config: Config, pack: ConformancePack) -> str:

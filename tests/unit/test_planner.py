@@ -111,7 +111,7 @@ def _targeted(org: Organization, targets: dict[str, Any]) -> list[str]:
     return accounts
 
 
-def _apply(the_plan: Plan, inv: Inventory, rendered: RenderedSet) -> Inventory:
+def _apply(the_plan: Plan, inv: Inventory, rendered: RenderedSet, *, managed: bool = True) -> Inventory:
     """What AWS holds once every step of the_plan succeeded (suspended accounts get no instance)."""
     org = inv.organization
     active = {a.id for a in org.accounts if a.active}
@@ -136,7 +136,7 @@ def _apply(the_plan: Plan, inv: Inventory, rendered: RenderedSet) -> Inventory:
                 parameters=step.parameters,
                 auto_deployment=bool(step.auto_deployment["Enabled"]),
                 depends_on=tuple(sorted(step.auto_deployment.get("DependsOn", []))),
-                managed_execution=True,
+                managed_execution=managed,
                 instances=tuple(
                     replace(i, status="CURRENT", detailed_status="SUCCEEDED") for i in (old.instances if old else ())
                 ),
@@ -160,7 +160,8 @@ def _apply(the_plan: Plan, inv: Inventory, rendered: RenderedSet) -> Inventory:
 
 def converge(config: Config, inv: Inventory) -> Inventory:
     rendered = render_all(config)
-    done = _apply(plan(config, inv, rendered, PlanOptions(enable_trusted_access=True)), inv, rendered)
+    first = plan(config, inv, rendered, PlanOptions(enable_trusted_access=True))
+    done = _apply(first, inv, rendered, managed=config.stacksets.managed_execution)
     assert not plan(config, done, rendered).changes, "the model did not converge"
     return done
 
@@ -660,3 +661,18 @@ def test_an_instance_auto_deployment_put_in_an_excluded_account_is_removed_on_th
 
     [delete] = instance_steps(the_plan, "delete_stack_instances")
     assert delete.regions == (HOME,) and delete.deployment_targets["Accounts"] == [DEV1]  # type: ignore[index]
+
+
+def test_a_region_dropped_from_a_pack_and_a_pack_gone_from_the_config_are_removed(tmp_path: Path) -> None:
+    config = configured(tmp_path)
+    done = converge(config, inventory())
+    orphan = StackState("orgdeploy-pack-retired", MGMT, HOME, "CREATE_COMPLETE", "{}", ())
+    with_orphan = replace(done, stacks=(*done.stacks, orphan))
+    narrowed = configured(
+        tmp_path, conformance_packs=[{"name": "baseline", "template": "packs/baseline.yaml", "regions": [HOME]}]
+    )
+
+    the_plan = plan(narrowed, with_orphan, render_all(narrowed))
+
+    removed = {(s.target, s.regions) for s in the_plan.steps if s.action == "delete_stack"}
+    assert removed == {("orgdeploy-pack-baseline", (OTHER,)), ("orgdeploy-pack-retired", (HOME,))}
