@@ -1,4 +1,4 @@
-"""Config read calls moto answers with a 500 (NotImplementedError) or lacks, answered from the sandbox's state.
+"""Config read calls that moto lacks or answers with a 500, answered from the sandbox's state.
 
 A mixin of SandboxConfigResponse. Member conformance packs are the organization packs that reach the
 caller's account, named as AWS names them (`OrgConformsPack-<pack>-<suffix>`, rules
