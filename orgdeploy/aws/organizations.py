@@ -29,10 +29,6 @@ def account_state(item: dict[str, Any]) -> str:
     return str(item.get("State") or item.get("Status") or "ACTIVE")
 
 
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    return all_pages(client, operation, key, **kwargs)
-
-
 def read_organization(ctx: AwsContext) -> Organization:
     client = ctx.client("organizations")
     try:
@@ -42,7 +38,7 @@ def read_organization(ctx: AwsContext) -> Organization:
             raise AwsError("this account is not in an AWS Organization") from exc
         raise
     try:
-        roots = _pages(client, "list_roots", "Roots")
+        roots = all_pages(client, "list_roots", "Roots")
     except Exception as exc:
         if error_code(exc) not in {"AccessDeniedException", "AccessDenied"}:
             raise
@@ -59,9 +55,11 @@ def read_organization(ctx: AwsContext) -> Organization:
     queue = [units[0]]
     while queue:
         parent = queue.pop(0)
-        for item in _pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent.id):
+        for item in all_pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent.id):
             accounts.append(Account(item["Id"], item.get("Name", ""), account_state(item), parent.id))
-        for item in _pages(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent.id):
+        for item in all_pages(
+            client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent.id
+        ):
             unit = OrgUnit(item["Id"], item["Name"], parent.id, f"{parent.path}/{item['Name']}")
             units.append(unit)
             queue.append(unit)

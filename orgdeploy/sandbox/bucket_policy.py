@@ -19,35 +19,37 @@ Verdict = Literal["allow", "deny", "neutral"]
 _OPERATORS = {"StringEquals", "Bool", "StringLike", "ArnLike", "ArnEquals"}
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 def _names(principal: Any, account: str | None) -> bool:
     if principal == "*":
         return True
-    given = _as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
+    given = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
     if "*" in given:
         return True
     return account is not None and bool({account, f"arn:aws:iam::{account}:root"} & set(given))
 
 
-def _covers(statement: dict[str, Any], action: str, resource: str) -> bool:
-    actions = [a.lower() for a in _as_list(statement.get("Action", []))]
-    resources = _as_list(statement.get("Resource", []))
+def covers(statement: dict[str, Any], action: str, *resources: str) -> bool:
+    """The statement's Action matches action and its Resource matches one of the resource's forms."""
+    actions = [a.lower() for a in as_list(statement.get("Action", []))]
+    patterns = as_list(statement.get("Resource", []))
     return any(fnmatch.fnmatchcase(action.lower(), a) for a in actions) and any(
-        fnmatch.fnmatchcase(resource, r) for r in resources
+        fnmatch.fnmatchcase(resource, r) for resource in resources for r in patterns
     )
 
 
-def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+def conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    """Every condition holds in context; a key the context lacks, or an operator not known here, fails."""
     for operator, tests in conditions.items():
         for key, values in tests.items():
             actual = context.get(key.lower())
             if actual is None or operator not in _OPERATORS:
                 return False
-            patterns = [str(v) for v in _as_list(values)]
-            like = operator.endswith("Like")
+            patterns = [str(v) for v in as_list(values)]
+            like = operator.endswith("Like") or operator.startswith("Arn")  # ARN operators take wildcards
             if not any(fnmatch.fnmatchcase(actual, p) if like else actual.lower() == p.lower() for p in patterns):
                 return False
     return True
@@ -71,10 +73,10 @@ def evaluate(
     if organization_id is not None:
         context["aws:principalorgid"] = organization_id
     verdict: Verdict = "neutral"
-    for statement in _as_list(statements):
-        if not (_names(statement.get("Principal"), account) and _covers(statement, action, resource)):
+    for statement in as_list(statements):
+        if not (_names(statement.get("Principal"), account) and covers(statement, action, resource)):
             continue
-        if not _conditions_hold(statement.get("Condition") or {}, context):
+        if not conditions_hold(statement.get("Condition") or {}, context):
             continue
         if statement.get("Effect") == "Deny":
             return "deny"

@@ -22,7 +22,6 @@ A failed delivery is dropped, as EventBridge drops it (it only counts a FailedIn
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import logging
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from moto.logs.models import logs_backends
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
 
+from orgdeploy.sandbox.bucket_policy import as_list, conditions_hold, covers
 from orgdeploy.sandbox.cfn_models.base import SandboxModel
 from orgdeploy.sandbox.stacksets.targets import org_backend
 
@@ -227,29 +227,17 @@ def logs_policy_allows(backend: Any, action: str, group_arn: str, *, source_arn:
     CloudWatch Logs evaluates aws:SourceArn on PutLogEvents only: on CreateLogStream the key is absent,
     so a statement that puts both actions under one SourceArn condition never lets the stream be made.
     """
+    context = {"aws:sourcearn": source_arn} if source_arn and action == "logs:PutLogEvents" else {}
     for policy in backend.resource_policies.values():
-        for statement in _listed(json.loads(policy.policy_document).get("Statement", [])):
-            services = _listed((statement.get("Principal") or {}).get("Service", []))
+        for statement in as_list(json.loads(policy.policy_document).get("Statement", [])):
+            services = as_list((statement.get("Principal") or {}).get("Service", []))
             if statement.get("Effect") != "Allow" or "events.amazonaws.com" not in services:
                 continue
-            if not any(fnmatch.fnmatchcase(action, a) for a in _listed(statement.get("Action", []))):
-                continue
-            forms = (group_arn, f"{group_arn}:*")
-            if not any(fnmatch.fnmatchcase(f, r) for f in forms for r in _listed(statement.get("Resource", []))):
-                continue
-            context = {"aws:sourcearn": source_arn if action == "logs:PutLogEvents" else None}
-            if all(
-                context.get(key.lower()) is not None
-                and any(fnmatch.fnmatchcase(str(context[key.lower()]), str(v)) for v in _listed(values))
-                for tests in (statement.get("Condition") or {}).values()
-                for key, values in tests.items()
+            if covers(statement, action, group_arn, f"{group_arn}:*") and conditions_hold(
+                statement.get("Condition") or {}, context
             ):
                 return True
     return False
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _to_log_group(rule: Rule, target: dict[str, Any], arn: Any, event: dict[str, Any]) -> None:
