@@ -78,12 +78,9 @@ def _administrator_account(caller: str, call_as: str | None) -> str:
     """Where the caller's stack sets live: with CallAs=DELEGATED_ADMIN, in the management account."""
     if call_as != "DELEGATED_ADMIN":
         return caller
-    master = organizations_backends.master_accounts.get(caller)
-    management = organizations_backends[master[0]][master[1]] if master else None
-    registered = management is not None and any(
-        admin.account.id == caller and STACKSETS_PRINCIPAL in admin.services for admin in management.admins
-    )
-    if not registered or master is None:
+    master = organizations_backends.master_accounts.get(caller)  # (management account, partition)
+    admins = organizations_backends[master[0]][master[1]].admins if master else []
+    if master is None or not any(a.account.id == caller and STACKSETS_PRINCIPAL in a.services for a in admins):
         raise ValidationError(message="Account used is not a delegated administrator")
     return str(master[0])
 
