@@ -272,10 +272,19 @@ class ComplianceReader:
         }
 
     def annotate(self, evaluations: list[Evaluation]) -> list[Evaluation]:
-        """Annotations come only from the details API: one call per non-compliant (rule, account, Region)."""
+        """Annotations come only from the details API: one call per non-compliant (rule, account, Region).
+
+        The details also say when the rule's result was recorded, which replaces the compliance item's
+        capture time (the last change of any rule's result on that resource).
+        """
         triples = sorted({e.triple for e in evaluations})
-        notes = {e.key: e.annotation for batch in self._pool_map(self._details, triples) for e in batch}
-        return [replace(e, annotation=notes.get(e.key)) for e in evaluations]
+        details = {e.key: e for batch in self._pool_map(self._details, triples) for e in batch}
+        return [
+            replace(e, annotation=found.annotation, evaluated_at=found.evaluated_at or e.evaluated_at)
+            if (found := details.get(e.key))
+            else replace(e, annotation=None)
+            for e in evaluations
+        ]
 
     # -- the rules strategy -----------------------------------------------------------------------
 

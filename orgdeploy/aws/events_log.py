@@ -25,9 +25,13 @@ class TimelineReader:
     def __init__(self, ctx: AwsContext, *, account: str, region: str) -> None:
         self.client = ctx.client("logs", region, account)
 
-    def read(self, log_group: str, *, start_ms: int, end_ms: int, term: str | None = None) -> list[tuple[int, str]]:
-        """Every (timestamp ms, message) in the window, all pages; term is a quoted-term filter pattern."""
-        kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms, "endTime": end_ms}
+    def read(self, log_group: str, *, start_ms: int, term: str | None = None) -> list[tuple[int, str]]:
+        """Every (timestamp ms, message) from start on, all pages; term is a quoted-term filter pattern.
+
+        No end time: an event stamped a little ahead of this machine's clock (skew, or a sandbox
+        whose clock was moved forward) still belongs to the timeline.
+        """
+        kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms}
         if term:
             kwargs["filterPattern"] = f'"{term}"'
 
@@ -61,7 +65,7 @@ def read_timeline(ctx: AwsContext, config: Config, query: TimelineQuery, *, now:
     try:
         # The account id narrows the read on the server; build_timeline checks the field exactly.
         records = TimelineReader(ctx, account=hub, region=region).read(
-            log_group, start_ms=int(start * 1000), end_ms=int(end * 1000), term=query.account
+            log_group, start_ms=int(start * 1000), term=query.account
         )
     except Exception as exc:
         if error_code(exc) == "ResourceNotFoundException":
@@ -70,11 +74,12 @@ def read_timeline(ctx: AwsContext, config: Config, query: TimelineQuery, *, now:
                 "(run `orgdeploy update`)"
             ) from None
         raise
+    latest = max((timestamp / 1000 for timestamp, _ in records), default=end)
     return build_timeline(
         records,
         query,
         start=datetime.fromtimestamp(start, UTC),
-        end=datetime.fromtimestamp(end, UTC),
+        end=datetime.fromtimestamp(max(end, latest), UTC),
         log_group=log_group,
         hub=f"{hub} {region}",
         account_names=_account_names(ctx),

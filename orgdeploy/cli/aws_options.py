@@ -53,6 +53,7 @@ class AwsCliOptions:
     sandbox_op_seconds: float = 1.0
     sandbox_throttle_rate: float = 0.0
     sandbox_accounts: int = 8
+    sandbox_clock_offset: float = 0.0  # negative: the sandbox clock starts in the past
 
 
 @contextlib.contextmanager
@@ -74,6 +75,7 @@ def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
         )
         return
     sandbox = _start_sandbox(options, config)
+    _RUNNING.append(sandbox)
     try:
         typer.echo(f"sandbox: emulated organization at {sandbox.endpoint_url}", err=True)
         typer.echo(sandbox.summary.to_text().rstrip(), err=True)
@@ -86,6 +88,7 @@ def aws_context(options: AwsCliOptions, config: Config) -> Iterator[AwsContext]:
             region=config.home_region,
         )
     finally:
+        _RUNNING.remove(sandbox)
         sandbox.stop()
 
 
@@ -94,6 +97,41 @@ def _role_arns(config: Config) -> tuple[tuple[str, str], ...]:
     if management.role_arn and management.role_account:
         return ((management.role_account, management.role_arn),)
     return ()
+
+
+_RUNNING: list[Any] = []  # the sandbox aws_context started, while its block runs
+
+
+def deploy_into_sandbox(ctx: AwsContext, config: Config, *, then_a_day: bool = False) -> None:
+    """A fresh sandbox holds nothing of the config: deploy it, as `bootstrap --enable-trusted-access --yes` would.
+
+    then_a_day plays 24 hours of changes to the workloads on the sandbox clock (org/workloads.py), so
+    AWS Config has something to report.
+    """
+    from orgdeploy.errors import OrgDeployError
+    from orgdeploy.running.deploy import RunOptions, apply
+    from orgdeploy.running.executor import ExecutorSettings
+    from orgdeploy.running.progress import SilentReporter
+
+    typer.echo("sandbox: deploying the config into the emulated organization...", err=True)
+    report = apply(
+        ctx,
+        config,
+        options=RunOptions(enable_trusted_access=True),
+        reporter=SilentReporter(),
+        settings=ExecutorSettings(),
+        confirm=lambda _plan: True,
+    )
+    if report.failed and report.execution is not None:
+        results = report.execution.results
+        failed = [f"{r.step.id}: {r.message}" for r in results if r.outcome != "succeeded" or r.failures]
+        raise OrgDeployError("deploying the config into the sandbox failed:\n  " + "\n  ".join(failed))
+    if then_a_day and _RUNNING:
+        from orgdeploy.sandbox.org.workloads import play_a_day
+
+        sandbox = _RUNNING[-1]
+        for line in play_a_day(sandbox.summary, home_region=sandbox.home_region):
+            typer.echo(f"sandbox: {line}", err=True)
 
 
 def _start_sandbox(options: AwsCliOptions, config: Config) -> Any:
@@ -111,6 +149,7 @@ def _start_sandbox(options: AwsCliOptions, config: Config) -> Any:
         op_seconds=options.sandbox_op_seconds,
         throttle_rate=options.sandbox_throttle_rate,
         home_region=config.home_region,
+        clock_offset=options.sandbox_clock_offset,
     )
 
 

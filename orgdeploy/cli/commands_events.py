@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -16,6 +16,7 @@ from orgdeploy.cli.aws_options import (
     Sandbox,
     SandboxAccounts,
     aws_context,
+    deploy_into_sandbox,
 )
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
@@ -55,7 +56,8 @@ def events(
     Reads the hub's log group (notifications.hub_account, home Region; through census.role_name when
     you run from another account) and prints every AWS Config compliance change and every remediation
     AWS Config ran, across the organization, with normalised rule names. With --sandbox the config is
-    deployed into a fresh emulated organization first, whose accounts then report a day of activity.
+    deployed into a fresh emulated organization first, and a day of changes to its workloads follows
+    on the sandbox clock, which AWS Config evaluates and reports.
 
     Exit status: 0, also when nothing happened; 1 the timeline cannot be read; 2 bad input.
     """
@@ -72,35 +74,19 @@ def events(
             "add a notifications section (see docs/notifications.md)"
         )
     options = AwsCliOptions(
-        profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox, sandbox_accounts=sandbox_accounts
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        sandbox=sandbox,
+        sandbox_accounts=sandbox_accounts,
+        # The played day ends about now: CloudWatch Logs refuses events stamped over 2 hours ahead.
+        sandbox_clock_offset=-86400.0 if sandbox else 0.0,
     )
     with aws_context(options, loaded) as ctx:
         if sandbox:
-            _deploy_into_sandbox(ctx, loaded)
+            deploy_into_sandbox(ctx, loaded, then_a_day=True)
         timeline = read_timeline(ctx, loaded, query)
     typer.echo(json.dumps(timeline.to_dict(), indent=2) if output is TimelineOutput.json else timeline.to_text())
-
-
-def _deploy_into_sandbox(ctx: Any, config: Any) -> None:
-    """A fresh sandbox has no hub: deploy the config first, as `bootstrap --enable-trusted-access --yes` would."""
-    from orgdeploy.errors import OrgDeployError
-    from orgdeploy.running.deploy import RunOptions, apply
-    from orgdeploy.running.executor import ExecutorSettings
-    from orgdeploy.running.progress import SilentReporter
-
-    typer.echo("sandbox: deploying the config (with notifications) into the emulated organization...", err=True)
-    report = apply(
-        ctx,
-        config,
-        options=RunOptions(enable_trusted_access=True),
-        reporter=SilentReporter(),
-        settings=ExecutorSettings(),
-        confirm=lambda _plan: True,
-    )
-    if report.failed and report.execution is not None:
-        results = report.execution.results
-        failed = [f"{r.step.id}: {r.message}" for r in results if r.outcome != "succeeded" or r.failures]
-        raise OrgDeployError("deploying the config into the sandbox failed:\n  " + "\n  ".join(failed))
 
 
 def register(app: typer.Typer) -> None:

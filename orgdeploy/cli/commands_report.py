@@ -18,6 +18,7 @@ from orgdeploy.cli.aws_options import (
     SandboxAccounts,
     SandboxThrottle,
     aws_context,
+    deploy_into_sandbox,
 )
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
@@ -150,6 +151,8 @@ def report(
     Reads the aggregator in the config's home_region. Rule names lose their per-account suffixes
     (`-conformance-pack-xxxxxxxxx`, `OrgConfigRule-...-xxxxxxxx`) and are mapped to the config's
     packs. --account, --region and --rule may be repeated. Capped counts print as "≥25".
+    With --sandbox the config is deployed into a fresh emulated organization first, and the report
+    is what AWS Config's rules find in its workloads.
     Exit status: 0, or 1 with --fail-on-noncompliant when anything is non-compliant; 2 for bad input.
     """
     from orgdeploy.aws.compliance import read_report
@@ -172,6 +175,8 @@ def report(
         sandbox_throttle_rate=sandbox_throttle_rate,
     )
     with aws_context(options, loaded) as ctx:
+        if sandbox:
+            deploy_into_sandbox(ctx, loaded)
         result = read_report(
             ctx.client("config"),
             aggregator=name,

@@ -141,9 +141,12 @@ def _stop_signals() -> Iterator[int]:
 
 def sandbox_document(sandbox: RunningSandbox) -> dict[str, Any]:
     """What --json prints: the seed summary, the endpoint and the shell lines that point clients at it."""
+    from orgdeploy.sandbox.compliance.managed_rules import MANAGED_RULES
+
     lines = sandbox.export_lines()
     environment = dict(line.removeprefix("export ").split("=", 1) for line in lines)
     return {
+        "emulated_rules": sorted(MANAGED_RULES),
         "endpoint_url": sandbox.endpoint_url,
         "home_region": sandbox.home_region,
         "export_lines": lines,
@@ -164,6 +167,61 @@ def _serve_json(options: dict[str, Any]) -> None:
     typer.echo("Sandbox stopped.", err=True)
 
 
+AdvanceOption = Annotated[
+    str | None,
+    typer.Option("--advance", help="Move the clock forward by this much (30m, 6h, 7d, 1h30m).", metavar="DURATION"),
+]
+ClockEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", help="The sandbox's endpoint (default: AWS_ENDPOINT_URL).", envvar="AWS_ENDPOINT_URL"
+    ),
+]
+ClockJson = Annotated[bool, typer.Option("--json", help="Print the clock's state as one line of JSON.")]
+
+
+def clock(advance: AdvanceOption = None, endpoint_url: ClockEndpoint = None, as_json: ClockJson = False) -> None:
+    """Show the running sandbox's clock, or move it forward so AWS Config's evaluations fall due.
+
+    AWS Config evaluates a change-triggered rule shortly after a recorded resource changes (the
+    sandbox waits 60 s), and a periodic rule every MaximumExecutionFrequency (24 h unless the pack
+    says otherwise). Instead of waiting, move the clock: `orgdeploy sandbox clock --advance 1h`
+    runs every evaluation that falls due in that hour, and each changed result goes on the account's
+    default event bus as AWS Config's compliance-change event. The clock only moves forward.
+
+    Exit status: 0; 1 the sandbox cannot be reached; 2 bad input.
+    """
+    import urllib.error
+    import urllib.request
+
+    from orgdeploy.errors import BadInputError, OrgDeployError
+    from orgdeploy.reporting.events import parse_duration
+
+    if not endpoint_url:
+        raise BadInputError("--endpoint-url (or AWS_ENDPOINT_URL) is needed: the URL `orgdeploy sandbox serve` printed")
+    seconds = parse_duration(advance, "--advance").total_seconds() if advance is not None else None
+    url = endpoint_url.rstrip("/") + "/orgdeploy-sandbox/clock"
+    data = json.dumps({"advance": seconds}).encode() if seconds is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            status = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise OrgDeployError(f"{url} answered {exc.code}: {detail} (is this an orgdeploy sandbox?)") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise OrgDeployError(f"cannot reach the sandbox at {url}: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(status))
+        return
+    typer.echo(f"sandbox clock: {status['now']} ({status['offset_seconds']:.0f} s ahead of real time)")
+    typer.echo(
+        f"member rules: {status['member_rules']}; compliance-change events put: {status['compliance_events_put']}"
+    )
+    if status["not_emulated_rules_deployed"]:
+        typer.echo("deployed but not emulated (no results): " + ", ".join(status["not_emulated_rules_deployed"]))
+
+
 def register(app: typer.Typer) -> None:
     sandbox_app = typer.Typer(
         no_args_is_help=True,
@@ -175,4 +233,5 @@ def register(app: typer.Typer) -> None:
         ),
     )
     sandbox_app.command()(serve)
+    sandbox_app.command()(clock)
     app.add_typer(sandbox_app, name="sandbox")

@@ -164,15 +164,19 @@ def parse_event(message: str, timestamp_ms: int) -> TimelineEvent | None:
     return None
 
 
-def parse_since(text: str) -> timedelta:
-    """'24h', '90m', '7d', '2w', '1h30m' -> timedelta. BadInputError otherwise."""
+def parse_duration(text: str, option: str) -> timedelta:
+    """'24h', '90m', '7d', '2w', '1h30m' -> timedelta; BadInputError naming the option otherwise."""
     value = text.strip().lower()
     if not _SINCE.match(value):
-        raise BadInputError(f"--since {text!r}: expected a duration such as 30m, 24h, 7d or 2w")
+        raise BadInputError(f"{option} {text!r}: expected a duration such as 30m, 24h, 7d or 2w")
     seconds = sum(int(number) * _UNITS[unit] for number, unit in _SINCE_PART.findall(value))
     if seconds <= 0:
-        raise BadInputError(f"--since {text!r}: the duration must be longer than zero")
+        raise BadInputError(f"{option} {text!r}: the duration must be longer than zero")
     return timedelta(seconds=seconds)
+
+
+def parse_since(text: str) -> timedelta:
+    return parse_duration(text, "--since")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from orgdeploy.sandbox.compliance.api import install_compliance_api
+from orgdeploy.sandbox.control import SandboxControl
 from orgdeploy.sandbox.moto_fixes import install_moto_fixes
 from orgdeploy.sandbox.org.account_api import install_account_api
 from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
@@ -39,7 +40,7 @@ _RUNNING: set[int] = set()
 
 
 class SandboxServer(ThreadedMotoServer):
-    """ThreadedMotoServer whose app is wrapped in ThrottleMiddleware and whose bind errors surface."""
+    """ThreadedMotoServer behind SandboxControl and ThrottleMiddleware, whose bind errors surface."""
 
     def __init__(self, host: str, port: int) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
@@ -47,7 +48,7 @@ class SandboxServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         try:
-            app = ThrottleMiddleware(DomainDispatcherApplication(create_backend_app))
+            app = SandboxControl(ThrottleMiddleware(DomainDispatcherApplication(create_backend_app)))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as exc:  # e.g. the port is taken: moto's start() would wait for ever
             self._startup_error = exc
@@ -129,31 +130,45 @@ def start_sandbox(
     op_seconds: float = 3.0,
     throttle_rate: float = 0.0,
     home_region: str = "us-east-1",
+    workloads: bool = True,
+    clock_offset: float = 0.0,
 ) -> RunningSandbox:
-    """A fresh, seeded sandbox organization behind a moto server; stop() it (or use `with`)."""
+    """A fresh, seeded sandbox organization behind a moto server; stop() it (or use `with`).
+
+    workloads=False leaves out the member accounts' workload resources (org/workloads.py), for
+    tests that only deploy. A negative clock_offset starts the sandbox clock that many seconds in
+    the past, so a played day (play_a_day) ends about now.
+    """
     from orgdeploy.sandbox.cfn_models.registry import register_resource_models
-    from orgdeploy.sandbox.compliance.seed import install_store, seed_compliance
+    from orgdeploy.sandbox.compliance.evaluations import reset_evaluations
     from orgdeploy.sandbox.org.seed import seed_organization
+    from orgdeploy.sandbox.org.workloads import seed_workloads
 
     if not 0.0 <= throttle_rate <= 1.0:
         raise ValueError(f"throttle_rate must be between 0 and 1, not {throttle_rate}")
+    if clock_offset > 0:
+        raise ValueError(f"clock_offset must not be positive, not {clock_offset}: move the clock forward instead")
     if op_seconds < 0:
         raise ValueError(f"op_seconds must not be negative, not {op_seconds}")
     if _RUNNING:
         # One sandbox per process: moto's backends and STATE are process-wide, and starting resets them.
         raise RuntimeError("a sandbox is already running in this process; stop it first")
+    # moto's catalogue of 1,300 public AMIs costs 0.1 s per account and Region; the workloads register their own.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     register_resource_models()
     moto_api_backend.reset()
     reset_state()
+    reset_evaluations()
     STATE.seed = seed
+    STATE.clock_offset = clock_offset
     server = launch_server(host=host, port=port)
     try:
         # Seeding runs unthrottled and with instant StackSet operations.
         summary = seed_organization(
             endpoint_url=server.endpoint_url, accounts=accounts, seed=seed, home_region=home_region
         )
-        # What the organization's aggregator reports (compliance_seed); moto has no such data.
-        install_store(seed_compliance(summary, home_region=home_region, seed=seed))
+        if workloads:
+            seed_workloads(summary, home_region=home_region)
     except BaseException:
         server.stop()
         raise
@@ -162,6 +177,17 @@ def start_sandbox(
     sandbox = RunningSandbox(endpoint_url=server.endpoint_url, summary=summary, home_region=home_region, server=server)
     _RUNNING.add(id(sandbox))
     return sandbox
+
+
+def emulated_rules_text() -> str:
+    from orgdeploy.sandbox.compliance.managed_rules import MANAGED_RULES
+
+    names = ", ".join(sorted(MANAGED_RULES))
+    return (
+        f"AWS Config managed rules evaluated here: {names}.\n"
+        "Any other rule a pack deploys is not emulated: it gets no result (INSUFFICIENT_DATA), never a made-up one.\n"
+        "Move the clock to run due evaluations: orgdeploy sandbox clock --advance 1h"
+    )
 
 
 def serve_forever(
@@ -195,6 +221,7 @@ def serve_forever(
             home_region=home_region,
         ) as sandbox:
             stream.write(sandbox.summary.to_text().rstrip("\n") + "\n\n")
+            stream.write(emulated_rules_text() + "\n\n")
             stream.write("# Paste these lines into your shell to point the AWS CLI and SDKs at the sandbox:\n")
             stream.write("\n".join(sandbox.export_lines()) + "\n\n")
             stream.write(f"Sandbox serving at {sandbox.endpoint_url}; press Ctrl+C to stop it.\n")

@@ -24,6 +24,8 @@ class SandboxState:
     organizations_access: str = "DISABLED"
     # (account id, role name) pairs that STS refuses to assume: an account without that role.
     unassumable_roles: set[tuple[str, str]] = field(default_factory=set)
+    # Seconds the sandbox's clock runs ahead of real time (orgdeploy.sandbox.clock).
+    clock_offset: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def region_enabled(self, account_id: str, region: str) -> bool:
@@ -45,5 +47,6 @@ def reset_state() -> None:
         "disabled_regions",
         "organizations_access",
         "unassumable_roles",
+        "clock_offset",
     ):
         setattr(STATE, name, getattr(fresh, name))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,32 @@ def _assert_hub(endpoint: str) -> str:
     return topic
 
 
-def _assert_delivery(endpoint: str, topic: str) -> str:
-    """Events put on the members' own buses reach the hub's timeline and mailbox; an outsider's do not."""
-    timeline = _timeline(endpoint)
-    assert {e["detail-type"] for e in timeline} == {
-        "Config Rules Compliance Change",
-        "EC2 Automation Execution Status-change Notification",
+def _open_ssh(endpoint: str, account: str, region: str) -> str:
+    """Open port 22 to the internet on the account's `web` security group; returns its id."""
+    ec2 = member_client(endpoint, "ec2", account, region)
+    [group] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web"]}])["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    return str(group["GroupId"])
+
+
+def _assert_delivery(endpoint: str, topic: str) -> set[str]:
+    """AWS Config's events about real changes reach the hub's timeline and mailbox; an outsider's do not."""
+    from orgdeploy.sandbox.compliance.evaluations import advance_clock
+
+    # Two people open SSH in two accounts; a minute later AWS Config's change-triggered rule has run.
+    opened = {(PROD_1, OTHER): _open_ssh(endpoint, PROD_1, OTHER), (AUDIT, HOME): _open_ssh(endpoint, AUDIT, HOME)}
+    advance_clock(120)
+    drifts = {
+        (e["account"], e["region"], e["detail"]["resourceId"])
+        for e in _timeline(endpoint)
+        if e["detail-type"] == "Config Rules Compliance Change"
+        and e["detail"]["configRuleName"].startswith("restricted-ssh-conformance-pack-")
+        and e["detail"]["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT"
     }
-    assert len({e["account"] for e in timeline}) >= 5
+    assert drifts == {(*place, group) for place, group in opened.items()}
     queue = member_client(endpoint, "sqs", AUDIT, HOME).create_queue(QueueName="mailbox")["QueueUrl"]
     sns = member_client(endpoint, "sns", AUDIT, HOME)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{HOME}:{AUDIT}:mailbox")
@@ -180,23 +199,23 @@ def _assert_delivery(endpoint: str, topic: str) -> str:
     outsider.put_targets(Rule="sneak", Targets=[{"Id": "hub", "Arn": HUB_BUS}])
     outsider.put_events(Entries=[_compliance_event(OUTSIDER, HOME, "sneaky-bucket")])
     assert not [e for e in _timeline(endpoint) if e["detail"].get("resourceId") == "sneaky-bucket"]
-    return bucket
+    return {*opened.values(), bucket}
 
 
-def _assert_events_command(capsys: pytest.CaptureFixture[str], config: str, endpoint: str, newest: str) -> None:
+def _assert_events_command(capsys: pytest.CaptureFixture[str], config: str, endpoint: str, seen: set[str]) -> None:
     """`orgdeploy events`: newest first, normalised names, filters, bad input."""
     args = ("events", "-c", config, "--endpoint-url", endpoint)
     code, out, err = cli(capsys, *args, "-o", "json")
     assert code == 0, err
     rows = json.loads(out)["events"]
-    assert rows[0]["resource_id"] == newest and rows[0]["rule"] == "s3-bucket-ssl-requests-only"
     assert [r["time"] for r in rows] == sorted((r["time"] for r in rows), reverse=True)
     assert not any("-conformance-pack-" in r["rule"] for r in rows)
-    assert {"remediated", "drifted"} <= {r["what"] for r in rows}
+    assert seen <= {r["resource_id"] for r in rows}
+    assert "drifted" in {r["what"] for r in rows if r["rule"] == "restricted-ssh"}
     code, out, _ = cli(capsys, *args, "-o", "json", "--account", PROD_1)
     assert code == 0 and {r["account"] for r in json.loads(out)["events"]} == {PROD_1}
     code, out, _ = cli(capsys, *args, "--rule", "restricted-*")
-    assert code == 0 and "restricted-ssh" in out and "s3-bucket-ssl" not in out and "remediated" not in out
+    assert code == 0 and "restricted-ssh" in out and "s3-bucket-ssl" not in out
     code, _, err = cli(capsys, *args, "--since", "yesterday")
     assert code == 2 and "--since 'yesterday'" in err
 
@@ -213,10 +232,10 @@ def test_bootstrap_wires_every_account_and_region_to_the_hub(
     assert SUSPENDED not in members and len(members) == 8
     _assert_forwarders(endpoint, [*members, MANAGEMENT])
     topic = _assert_hub(endpoint)
-    newest = _assert_delivery(endpoint, topic)
+    seen = _assert_delivery(endpoint, topic)
 
     mark = len(recorder.calls)
-    _assert_events_command(capsys, str(config), endpoint, newest)
+    _assert_events_command(capsys, str(config), endpoint, seen)
     orgdeploy_calls += recorder.calls[mark:]
 
     # destroy removes the wiring with everything else.
@@ -334,15 +353,31 @@ def test_a_hub_account_outside_the_organization_is_bad_input(
     assert cfn.list_stack_sets(Status="ACTIVE")["Summaries"] == []
 
 
-def test_events_sandbox_shows_a_day_of_activity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_events_sandbox_shows_a_day_of_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each change of the played day shows as AWS Config's evaluation of it, beside the first evaluations of
+    what the deployment itself created after the forwarders were listening."""
     started = time.time()
     config = _config(tmp_path)
-    code, out, err = cli(capsys, "events", "-c", str(config), "--sandbox", "--sandbox-accounts", "4")
+    code, out, err = cli(capsys, "events", "-c", str(config), "--sandbox", "--sandbox-accounts", "4", "-o", "json")
     assert code == 0, err
-    lines = out.splitlines()
-    assert lines[0].split() == ["TIME", "(UTC)", "ACCOUNT", "REGION", "WHAT", "RULE", "/", "RUNBOOK", "RESOURCE"]
-    assert "drifted" in out and "AWS-DisableIncomingSSHOnPort22" in out
-    assert lines[-1].startswith(f"{len(lines) - 3} event(s) in ")
+    assert "port 22 opened to the internet" in err
+    rows = json.loads(out)["events"]
+    ordered = sorted(rows, key=lambda r: (r["time"], r["raw_rule"]))
+    story = [(r["what"], r["rule"], r["account_name"]) for r in ordered if r["what"] != "first evaluated"]
+    created = {(r["account_name"], r["resource_id"].split("-")[0]) for r in ordered if r["what"] == "first evaluated"}
+    assert created <= {("master", "awsconfigconforms")}  # the packs' delivery buckets
+    assert story == [
+        # prod-1 opens port 22 on web; both packs carry restricted-ssh
+        ("drifted", "restricted-ssh", "prod-1"),
+        ("drifted", "restricted-ssh", "prod-1"),
+        # and closes it three hours later
+        ("healed", "restricted-ssh", "prod-1"),
+        ("healed", "restricted-ssh", "prod-1"),
+        # dev-1's uploads bucket gets a TLS-only policy (there is no sandbox-1 among 4 accounts)
+        ("healed", "s3-bucket-ssl-requests-only", "dev-1"),
+    ]
+    # The day ends about now, so the timeline's CloudWatch Logs took every event.
+    assert max(r["time"] for r in rows) < datetime.now(UTC).isoformat()
     assert time.time() - started < 300
 
 

@@ -1,7 +1,8 @@
-"""`orgdeploy report` and `orgdeploy cost` against the sandbox's seeded compliance data.
+"""`orgdeploy report` and `orgdeploy cost` against what the sandbox's rules find after a bootstrap.
 
-One sandbox per test process (module scope); the CLI reaches it with --endpoint-url, and one test
-runs `report --sandbox` in a subprocess, where it starts its own.
+One sandbox per test process (module scope), bootstrapped once with the example config plus EXTRA_PACK,
+which brings the other emulated rules; the CLI reaches it with --endpoint-url, and one test runs
+`report --sandbox` in a subprocess, where it starts and deploys its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 pytest.importorskip("moto")
 
@@ -37,14 +39,55 @@ from orgdeploy.sandbox.server import RunningSandbox, start_sandbox
 from orgdeploy.sandbox.state import STATE
 from tests.conftest import REPO_ROOT, CliResult
 
-SANDBOX_1 = "183216448298"  # sandbox-1 in the seeded organization: fails every rule in both Regions
-LOG_ARCHIVE = "176045229611"  # 2,400 log buckets, 120 of them failing s3-bucket-ssl-requests-only
+SANDBOX_1 = "183216448298"  # sandbox-1: its workloads fail 14 rules in each Region (docs/sandbox.md, Workloads)
+LOG_ARCHIVE = "176045229611"  # 120 log buckets without a TLS-only policy, in the home Region
+DEV_2 = "556184983478"  # a foreign recorder, not recording, in eu-west-1
 SUSPENDED = "542738526547"
+MANAGEMENT = "123456789012"
+
+
+def _rule(name: str, identifier: str, kind: str | None = None, **parameters: str) -> str:
+    scope = f"      Scope:\n        ComplianceResourceTypes: [{kind}]\n" if kind else ""
+    inputs = "".join(f"        {key}: '{value}'\n" for key, value in parameters.items())
+    return (
+        f"  {name.title().replace('-', '')}:\n    Type: AWS::Config::ConfigRule\n    Properties:\n"
+        f"      ConfigRuleName: {name}\n{scope}"
+        + (f"      InputParameters:\n{inputs}" if inputs else "")
+        + f"      Source:\n        Owner: AWS\n        SourceIdentifier: {identifier}\n"
+    )
+
+
+# The emulated rules the baseline pack leaves out, two more that fail on sandbox-1's workloads, and
+# one the sandbox does not emulate.
+EXTRA_PACK = "Resources:\n" + "".join(
+    [
+        _rule("s3-bucket-public-write-prohibited", "S3_BUCKET_PUBLIC_WRITE_PROHIBITED", "AWS::S3::Bucket"),
+        _rule(
+            "s3-bucket-server-side-encryption-enabled", "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED", "AWS::S3::Bucket"
+        ),
+        _rule("s3-bucket-versioning-enabled", "S3_BUCKET_VERSIONING_ENABLED", "AWS::S3::Bucket"),
+        _rule("s3-bucket-logging-enabled", "S3_BUCKET_LOGGING_ENABLED", "AWS::S3::Bucket"),
+        _rule("restricted-common-ports", "RESTRICTED_INCOMING_TRAFFIC", "AWS::EC2::SecurityGroup"),
+        _rule("no-admin-ports", "RESTRICTED_INCOMING_TRAFFIC", "AWS::EC2::SecurityGroup", blockedPort1="22"),
+        _rule("no-ssh-from-internet", "INCOMING_SSH_DISABLED", "AWS::EC2::SecurityGroup"),
+        _rule("iam-root-access-key-check", "IAM_ROOT_ACCESS_KEY_CHECK"),
+        _rule("vpc-flow-logs-enabled", "VPC_FLOW_LOGS_ENABLED"),
+        _rule("s3-bucket-replication-enabled", "S3_BUCKET_REPLICATION_ENABLED", "AWS::S3::Bucket"),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_sandbox(op_seconds=0) as running:
+def sandbox(config_dir: Path) -> Iterator[RunningSandbox]:
+    from orgdeploy.cli import app
+
+    with start_sandbox(op_seconds=0) as running, pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        args = ["bootstrap", "-c", str(config_dir), "--endpoint-url", running.endpoint_url, "--yes"]
+        assert run_app(app, [*args, "--enable-trusted-access", "-o", "json"]) == 0
         yield running
 
 
@@ -65,6 +108,11 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("org")
     write_example(folder, force=False)
+    (folder / "packs" / "extra.yaml").write_text(EXTRA_PACK, encoding="utf-8")
+    config = folder / "orgdeploy.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["conformance_packs"].append({"name": "extra", "template": "packs/extra.yaml"})
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
     return folder
 
 
@@ -109,12 +157,34 @@ def test_both_strategies_agree_row_for_row(config_client: Any) -> None:
     # The data is the interesting kind: one common rule, a different raw name in each account and Region.
     raw_names = {row.raw_rule for row in query.rows if row.rule == "encrypted-volumes"}
     assert len(raw_names) > 3
-    assert any(row.raw_rule.startswith("OrgConfigRule-") for row in query.rows)
+    # The rule the sandbox does not emulate has no result at all, so no row.
+    assert not [row for row in query.rows if row.rule == "s3-bucket-replication-enabled"]
     auto = read_report(config_client, aggregator="orgdeploy", rate=None)
     assert (auto.strategy, [_key(r) for r in auto.rows]) == ("query", [_key(r) for r in query.rows])
     assert auto.rows[0].annotation is None
     # Without annotations the query needs far fewer calls; with them, one details call per triple.
     assert auto.total_calls * 5 < rules.total_calls
+
+
+def test_the_rows_follow_from_the_workloads(config_client: Any) -> None:
+    """docs/sandbox.md's Workloads table, read back through the report."""
+    rows = read_report(config_client, aggregator="orgdeploy", strategy="query", rate=None).rows
+    failing = {(r.account, r.region, r.resource_id, r.rule) for r in rows}
+    home = "us-east-1"
+    assert (SANDBOX_1, home, f"sandbox-1-uploads-{home}", "s3-bucket-ssl-requests-only") in failing
+    assert (SANDBOX_1, home, f"sandbox-1-site-{home}", "s3-bucket-public-read-prohibited") in failing
+    assert not {f for f in failing if f[2] == f"sandbox-1-data-{home}"}  # the good bucket passes every rule
+    assert (SANDBOX_1, home, SANDBOX_1, "iam-root-access-key-check") in failing
+    assert (MANAGEMENT, home, MANAGEMENT, "root-account-mfa-enabled") in failing
+    prod_1 = "537510074089"
+    assert (prod_1, home, prod_1, "cloudtrail-enabled") not in failing  # prod accounts run a trail
+    assert (prod_1, home, prod_1, "root-account-mfa-enabled") not in failing
+    ssh = {(r.account, r.region) for r in rows if r.rule == "restricted-ssh"}
+    assert (SANDBOX_1, home) in ssh and (prod_1, home) not in ssh  # admin-ssh is in dev and sandbox accounts only
+    # No rule runs where no recorder records: dev-2's foreign recorder in eu-west-1 is off.
+    assert not [r for r in rows if (r.account, r.region) == (DEV_2, "eu-west-1")]
+    assert not [r for r in rows if r.account == SUSPENDED]
+    assert not [r for r in rows if r.rule == "s3-bucket-server-side-encryption-enabled"]  # S3 encrypts by default
 
 
 def test_filters_and_the_rules_strategy_agree(config_client: Any) -> None:
@@ -291,14 +361,20 @@ def test_conformance_pack_and_source_apis_answer_from_the_data(config_client: An
         for page in packs.paginate(ConfigurationAggregatorName="orgdeploy")
         for p in page["AggregateComplianceByConformancePacks"]
     ]
-    assert {normalise_pack_name(p["ConformancePackName"]) for p in found} == {"orgdeploy-baseline", "security-team-cis"}
-    # sandbox-1 fails every rule that has something to evaluate.
-    mine = [p["Compliance"] for p in found if p["AccountId"] == SANDBOX_1]
-    assert len(mine) == 4 and all(c["CompliantRuleCount"] == 0 < c["NonCompliantRuleCount"] for c in mine)
+    # Exactly the packs deployed, in every account and Region where a recorder records.
+    assert {normalise_pack_name(p["ConformancePackName"]) for p in found} == {"orgdeploy-baseline", "orgdeploy-extra"}
+    places = {(p["AccountId"], p["AwsRegion"]) for p in found}
+    assert len(places) == 9 * 2 - 1 and (DEV_2, "eu-west-1") not in places
+    sizes = {"orgdeploy-baseline": 7, "orgdeploy-extra": EXTRA_PACK.count("Type: AWS::Config::ConfigRule")}
+    for pack in found:
+        counts = pack["Compliance"]
+        assert counts["TotalRuleCount"] == sizes[normalise_pack_name(pack["ConformancePackName"])]
+        # The unemulated rule has no result: it is neither compliant nor not.
+        assert counts["CompliantRuleCount"] + counts["NonCompliantRuleCount"] <= counts["TotalRuleCount"]
     summary = config_client.get_aggregate_conformance_pack_compliance_summary(
         ConfigurationAggregatorName="orgdeploy", GroupByKey="ACCOUNT_ID"
     )["AggregateConformancePackComplianceSummaries"]
-    assert {s["GroupName"]: s["ComplianceSummary"]["CompliantConformancePackCount"] for s in summary}[SANDBOX_1] == 0
+    assert {s["GroupName"]: s["ComplianceSummary"]["NonCompliantConformancePackCount"] for s in summary}[SANDBOX_1] == 4
     failed = config_client.describe_configuration_aggregator_sources_status(
         ConfigurationAggregatorName="orgdeploy", UpdateStatus=["FAILED"]
     )["AggregatedSourceStatusList"]
@@ -313,12 +389,19 @@ def test_the_query_language(config_client: Any) -> None:
         return [json.loads(r) for page in pages for r in page["Results"]]
 
     by_type = {r["resourceType"]: r["COUNT(*)"] for r in select("SELECT resourceType, COUNT(*) GROUP BY resourceType")}
-    buckets = select("SELECT resourceId WHERE resourceType = 'AWS::S3::Bucket'")
-    assert by_type["AWS::S3::Bucket"] == len(buckets) > 2400
+    buckets = select("SELECT resourceId, accountId WHERE resourceType = 'AWS::S3::Bucket'")
+    assert by_type["AWS::S3::Bucket"] == len(buckets) > 120
     logs = select(
         "SELECT resourceId, accountId WHERE resourceType IN ('AWS::S3::Bucket') AND resourceId LIKE 'aws-logs-%'"
     )
-    assert len(logs) == 2400 and {r["accountId"] for r in logs} == {LOG_ARCHIVE}
+    assert len(logs) == 120 and {r["accountId"] for r in logs} == {LOG_ARCHIVE}
+    # The buckets bootstrap created are recorded like any other; a Region where nothing records shows nothing.
+    assert any(r["accountId"] == MANAGEMENT and r["resourceId"].startswith("orgdeploy-config-") for r in buckets)
+    listed = config_client.list_aggregate_discovered_resources(
+        ConfigurationAggregatorName="orgdeploy", ResourceType="AWS::S3::Bucket", Filters={"AccountId": MANAGEMENT}
+    )["ResourceIdentifiers"]
+    assert {r["ResourceId"] for r in listed} == {r["resourceId"] for r in buckets if r["accountId"] == MANAGEMENT}
+    assert not select(f"SELECT resourceId WHERE accountId = '{DEV_2}' AND awsRegion = 'eu-west-1'")
     # Conditions on configRuleList match across elements, as AWS documents.
     names = select(
         "SELECT configuration.configRuleList.configRuleName WHERE resourceType = 'AWS::Config::ResourceCompliance' "
@@ -377,7 +460,7 @@ def test_cost_from_the_organization_and_the_worked_example(cli: Callable[..., Cl
 
 
 def test_report_with_its_own_sandbox(config_dir: Path) -> None:
-    """`orgdeploy report --sandbox` shows the seeded data (run apart: a process holds one sandbox)."""
+    """`orgdeploy report --sandbox` deploys the config, then reports (run apart: a process holds one sandbox)."""
     code = (
         "import sys, typer; from orgdeploy.cli.common import run_app; "
         "from orgdeploy.cli.commands_report import register; app = typer.Typer(); app.callback()(lambda: None); "
@@ -387,7 +470,7 @@ def test_report_with_its_own_sandbox(config_dir: Path) -> None:
     env["PYTHONPATH"] = str(REPO_ROOT)
     result = subprocess.run(
         [sys.executable, "-c", code, "report", "-c", str(config_dir), "--sandbox"],
-        capture_output=True, text=True, env=env, timeout=180, check=False,
+        capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Summary by rule" in result.stdout and "orgdeploy-baseline" in result.stdout

@@ -291,11 +291,10 @@ def patch_event_delivery() -> None:
 
 
 def install_notification_support() -> None:
-    """The models above, the delivery fixes and the emulated Config activity (once, from register_resource_models)."""
-    from orgdeploy.sandbox.compliance import activity
+    """The models above and the delivery fixes (once, from register_resource_models)."""
+    from orgdeploy.sandbox.compliance.packs import record_pack_bodies
 
     # Ref of an AWS::Events::EventBus is its name; moto's model has no physical id, so Ref gave the object.
     EventBus.physical_resource_id = property(lambda bus: bus.name)  # type: ignore[attr-defined]
     patch_event_delivery()
-    activity.record_pack_bodies()
-    activity.replay_when_config_is_heard()
+    record_pack_bodies()

@@ -31,6 +31,7 @@ def register_resource_models() -> None:
         from orgdeploy.sandbox.cfn_models import config, iam, s3  # noqa: F401
         from orgdeploy.sandbox.cfn_models.events import install_notification_support
         from orgdeploy.sandbox.cfn_models.stack_failures import patch_stack_failures
+        from orgdeploy.sandbox.compliance.evaluations import install_evaluation_triggers
         from orgdeploy.sandbox.compliance.org_packs import install_org_pack_statuses
 
         _patch_config_backend()
@@ -40,6 +41,7 @@ def register_resource_models() -> None:
         s3.patch_bucket_properties()
         patch_stack_failures()
         install_notification_support()
+        install_evaluation_triggers()  # last: it wraps the pack calls the two above wrap
         parsing.get_model_list.cache_clear()
         parsing.get_model_map.cache_clear()
         parsing.get_name_type_map.cache_clear()

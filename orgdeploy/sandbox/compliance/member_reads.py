@@ -1,43 +1,58 @@
-"""Config read calls that moto lacks or answers with a 500, answered from the sandbox's state.
+"""Config reads that moto lacks or answers without the evaluations, answered from the sandbox's state.
 
-A mixin of SandboxConfigResponse. Member conformance packs are the organization packs that reach the
-caller's account, named as AWS names them (`OrgConformsPack-<pack>-<suffix>`, rules
-`<rule>-conformance-pack-<suffix>`). No rule is evaluated here, so every rule reports
-INSUFFICIENT_DATA: nothing is faked as compliant.
+A mixin of SandboxConfigResponse. Member conformance packs are the organization packs that reached
+the caller's account, named as AWS names them (`OrgConformsPack-<pack>-<suffix>`, rules
+`<rule>-conformance-pack-<suffix>`), and their compliance is the evaluations' results. A rule the
+engine does not emulate has no result, so it reports INSUFFICIENT_DATA: nothing is faked as compliant.
+Discovered resources are the recorded items (recorded.py), so the listings, the counts and the
+advanced query all see the same resources.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from moto.config.exceptions import NoSuchConfigurationAggregatorException
-from moto.config.models import RESOURCE_MAP, ConfigBackend, config_backends
+from moto.config.exceptions import InvalidLimitException, InvalidNextTokenException
+from moto.config.models import ConfigBackend, config_backends
 from moto.core.exceptions import JsonRESTError
 
-from orgdeploy.sandbox.compliance.activity import PackRule, pack_body, pack_rules
+from orgdeploy.sandbox.compliance.aggregation import AggregatorView, rule_compliance
+from orgdeploy.sandbox.compliance.evaluations import MemberRule, Result, current
+from orgdeploy.sandbox.compliance.managed_rules import NON_COMPLIANT
+from orgdeploy.sandbox.compliance.recorded import recorded
 
 
-def _suffix(*parts: str, length: int = 9) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
-
-
-def member_packs(account: str, region: str) -> list[tuple[Any, str]]:
-    """(organization pack, member pack name) for each organization pack in region that reaches account."""
-    found = []
-    for admin in list(config_backends):
-        backend = config_backends[admin].get(region) if region in config_backends[admin] else None
-        for pack in list(backend.organization_conformance_packs.values()) if backend else []:
-            statuses = {s["AccountId"]: s["Status"] for s in getattr(pack, "member_statuses", [])}
-            if account in pack.excluded_accounts or statuses.get(account, "").endswith("_FAILED"):
-                continue
-            found.append((pack, f"OrgConformsPack-{pack._unique_pack_name}"))
+def evaluation_result(rule: MemberRule, result: Result) -> dict[str, Any]:
+    """An EvaluationResult (member APIs) or the common part of an AggregateEvaluationResult."""
+    qualifier = {
+        "ConfigRuleName": rule.name,
+        "ResourceType": result.resource_type,
+        "ResourceId": result.resource_id,
+        "EvaluationMode": "DETECTIVE",
+    }
+    found: dict[str, Any] = {
+        "EvaluationResultIdentifier": {"EvaluationResultQualifier": qualifier, "OrderingTimestamp": result.recorded_at},
+        "ComplianceType": result.compliance,
+        "ResultRecordedTime": result.recorded_at,
+        "ConfigRuleInvokedTime": result.invoked_at,
+    }
+    if result.annotation:
+        found["Annotation"] = result.annotation
     return found
 
 
-def member_rule_name(rule: PackRule, account: str, region: str) -> str:
-    return f"{rule.name}-conformance-pack-{_suffix(account, region, rule.pack)}"
+def _page(items: list[Any], token: Any, limit: Any, default: int, maximum: int) -> tuple[list[Any], str | None]:
+    if limit and int(limit) > maximum:
+        raise InvalidLimitException(limit)
+    if token is not None and not str(token).isdigit():
+        raise InvalidNextTokenException()
+    first, size = int(token or 0), int(limit or default)
+    return items[first : first + size], str(first + size) if first + size < len(items) else None
+
+
+def _no_rule(name: str) -> JsonRESTError:
+    return JsonRESTError("NoSuchConfigRuleException", f"The ConfigRule '{name}' provided in the request is invalid.")
 
 
 class MemberConfigReads:
@@ -49,11 +64,18 @@ class MemberConfigReads:
 
         def _get_param(self, param_name: str, if_none: Any = None) -> Any: ...
 
-    def _member_rules(self) -> list[tuple[str, PackRule]]:
-        rules = []
-        for pack, name in member_packs(self.current_account, self.region):
-            rules += [(name, rule) for rule in pack_rules(pack.organization_conformance_pack_name, pack_body(pack))]
-        return rules
+    def _rules(self) -> list[MemberRule]:
+        current().sync()
+        return sorted(current().rules_in(self.current_account, self.region), key=lambda r: r.name)
+
+    def _results(self, rule: MemberRule) -> list[Result]:
+        return current().results_of((rule.account, rule.region, rule.name))
+
+    def _packs(self) -> dict[str, list[MemberRule]]:
+        packs: dict[str, list[MemberRule]] = {}
+        for rule in self._rules():
+            packs.setdefault(rule.member_pack, []).append(rule)
+        return packs
 
     def describe_delivery_channel_status(self) -> str:
         backend: ConfigBackend = config_backends[self.current_account][self.region]
@@ -67,48 +89,92 @@ class MemberConfigReads:
         statuses = [{"name": n, "configStreamDeliveryInfo": {"lastStatus": "NOT_APPLICABLE"}} for n in names]
         return json.dumps({"DeliveryChannelsStatus": statuses})
 
+    def describe_config_rules(self) -> str:
+        wanted = set(self._get_param("ConfigRuleNames") or [])
+        own = json.loads(super().describe_config_rules())["ConfigRules"] if not wanted else []  # type: ignore[misc]
+        rules = [
+            {
+                "ConfigRuleName": rule.name,
+                "ConfigRuleArn": rule.arn,
+                "ConfigRuleId": rule.rule_id,
+                "Source": {"Owner": rule.spec.owner, "SourceIdentifier": rule.spec.identifier},
+                **({"InputParameters": json.dumps(rule.spec.parameters)} if rule.spec.parameters else {}),
+                **({"MaximumExecutionFrequency": rule.spec.frequency} if rule.spec.frequency else {}),
+                **(
+                    {"Scope": {"ComplianceResourceTypes": list(rule.spec.scope.resource_types)}}
+                    if rule.spec.scope.resource_types
+                    else {}
+                ),
+                "ConfigRuleState": "ACTIVE",
+                "CreatedBy": "config-conforms.amazonaws.com",
+            }
+            for rule in self._rules()
+            if not wanted or rule.name in wanted
+        ]
+        missing = wanted - {r["ConfigRuleName"] for r in rules}
+        if missing:
+            raise _no_rule(sorted(missing)[0])
+        return json.dumps({"ConfigRules": own + rules})
+
     def describe_conformance_packs(self) -> str:
         wanted = set(self._get_param("ConformancePackNames") or [])
         details = []
         arn_prefix = f"arn:aws:config:{self.region}:{self.current_account}"
-        for pack, name in member_packs(self.current_account, self.region):
+        for name in sorted(self._packs()):
             if wanted and name not in wanted:
                 continue
             details.append(
                 {
                     "ConformancePackName": name,
                     "ConformancePackArn": f"{arn_prefix}:conformance-pack/{name}",
-                    "ConformancePackId": f"conformance-pack-{_suffix(name, self.current_account, length=14)}",
-                    "DeliveryS3Bucket": pack.delivery_s3_bucket,
-                    "ConformancePackInputParameters": pack.conformance_pack_input_parameters,
+                    "ConformancePackId": f"conformance-pack-{name.rsplit('-', 1)[-1]}",
                     "CreatedBy": "config-conforms.amazonaws.com",
                 }
+            )
+        if wanted - {d["ConformancePackName"] for d in details}:
+            raise JsonRESTError(
+                "NoSuchConformancePackException", f"Could not find conformance pack {sorted(wanted)[0]}."
             )
         return json.dumps({"ConformancePackDetails": details})
 
     def describe_conformance_pack_compliance(self) -> str:
         wanted = self._get_param("ConformancePackName")
-        rules = [rule for name, rule in self._member_rules() if name == wanted]
-        if not any(name == wanted for _, name in member_packs(self.current_account, self.region)):
+        packs = self._packs()
+        if wanted not in packs:
             raise JsonRESTError("NoSuchConformancePackException", f"Could not find conformance pack {wanted}.")
         listed = [
-            {
-                "ConfigRuleName": member_rule_name(r, self.current_account, self.region),
-                "ComplianceType": "INSUFFICIENT_DATA",
-            }
-            for r in rules
+            {"ConfigRuleName": rule.name, "ComplianceType": rule_compliance(self._results(rule))}
+            for rule in packs[wanted]
         ]
         return json.dumps({"ConformancePackName": wanted, "ConformancePackRuleComplianceList": listed})
 
     def describe_compliance_by_config_rule(self) -> str:
         wanted = set(self._get_param("ConfigRuleNames") or [])
-        rules = [member_rule_name(r, self.current_account, self.region) for _, r in self._member_rules()]
-        listed = [
-            {"ConfigRuleName": name, "Compliance": {"ComplianceType": "INSUFFICIENT_DATA"}}
-            for name in rules
-            if not wanted or name in wanted
-        ]
+        kinds = set(self._get_param("ComplianceTypes") or [])
+        listed = []
+        for rule in self._rules():
+            results = self._results(rule)
+            kind = rule_compliance(results)
+            if (wanted and rule.name not in wanted) or (kinds and kind not in kinds):
+                continue
+            compliance: dict[str, Any] = {"ComplianceType": kind}
+            failing = sum(1 for r in results if r.compliance == NON_COMPLIANT)
+            if failing:
+                compliance["ComplianceContributorCount"] = {
+                    "CappedCount": min(failing, 100),
+                    "CapExceeded": failing > 100,
+                }
+            listed.append({"ConfigRuleName": rule.name, "Compliance": compliance})
         return json.dumps({"ComplianceByConfigRules": listed})
+
+    def get_compliance_details_by_config_rule(self) -> str:
+        name, kinds = self._get_param("ConfigRuleName"), set(self._get_param("ComplianceTypes") or [])
+        rule = next((r for r in self._rules() if r.name == name), None)
+        if rule is None:
+            raise _no_rule(name)
+        results = [evaluation_result(rule, r) for r in self._results(rule) if not kinds or r.compliance in kinds]
+        page, token = _page(results, self._get_param("NextToken"), self._get_param("Limit"), 10, 100)
+        return json.dumps({"EvaluationResults": page, **({"NextToken": token} if token else {})})
 
     def describe_organization_config_rules(self) -> str:
         # orgdeploy deploys organization conformance packs, never organization rules; none are stored.
@@ -118,23 +184,56 @@ class MemberConfigReads:
         # Remediation configurations arrive with the remediation support; until then none exist.
         return json.dumps({"RemediationConfigurations": []})
 
+    def list_discovered_resources(self) -> str:
+        kind, ids = self._get_param("resourceType"), set(self._get_param("resourceIds") or [])
+        name = self._get_param("resourceName")
+        found = [
+            {"resourceType": i.resource_type, "resourceId": i.resource_id, "resourceName": i.resource_name}
+            for i in recorded(self.current_account, self.region)
+            if i.resource_type == kind and (not ids or i.resource_id in ids) and (not name or i.resource_name == name)
+        ]
+        page, token = _page(found, self._get_param("nextToken"), self._get_param("limit"), 100, 100)
+        return json.dumps({"resourceIdentifiers": page, **({"nextToken": token} if token else {})})
+
+    def _aggregate_items(self) -> list[dict[str, Any]]:
+        view = AggregatorView.of(self.current_account, self.region, self._get_param("ConfigurationAggregatorName"))
+        return [i for i in view.items() if i["resourceType"] != "AWS::Config::ResourceCompliance"]
+
+    def list_aggregate_discovered_resources(self) -> str:
+        kind, filters = self._get_param("ResourceType"), dict(self._get_param("Filters") or {})
+        keys = {
+            "AccountId": "accountId",
+            "Region": "awsRegion",
+            "ResourceId": "resourceId",
+            "ResourceName": "resourceName",
+        }
+        found = [
+            {
+                "SourceAccountId": i["accountId"],
+                "SourceRegion": i["awsRegion"],
+                "ResourceId": i["resourceId"],
+                "ResourceType": i["resourceType"],
+                "ResourceName": i["resourceName"],
+            }
+            for i in self._aggregate_items()
+            if i["resourceType"] == kind and all(i.get(keys[k]) == v for k, v in filters.items() if k in keys)
+        ]
+        page, token = _page(found, self._get_param("NextToken"), self._get_param("Limit"), 100, 100)
+        return json.dumps({"ResourceIdentifiers": page, **({"NextToken": token} if token else {})})
+
     def get_aggregate_discovered_resource_counts(self) -> str:
-        backend: ConfigBackend = config_backends[self.current_account][self.region]
-        name = self._get_param("ConfigurationAggregatorName")
-        if name not in backend.config_aggregators:
-            raise NoSuchConfigurationAggregatorException()
-        counts: list[dict[str, Any]] = []
-        for resource_type in sorted(RESOURCE_MAP):
-            try:
-                found = backend.list_aggregate_discovered_resources(name, resource_type, {}, 100, None)
-            except TypeError:
-                continue  # moto cannot list the IAM types for an organization source (docs/sandbox.md, Limits)
-            total = len(found["ResourceIdentifiers"])
-            while found.get("NextToken"):
-                found = backend.list_aggregate_discovered_resources(name, resource_type, {}, 100, found["NextToken"])
-                total += len(found["ResourceIdentifiers"])
-            if total:
-                counts.append({"GroupName": resource_type, "ResourceCount": total})
-        total_found = sum(c["ResourceCount"] for c in counts)
-        grouped = {"GroupByKey": "RESOURCE_TYPE"} if self._get_param("GroupByKey") else {}
-        return json.dumps({"TotalDiscoveredResources": total_found, **grouped, "GroupedResourceCounts": counts})
+        group, filters = self._get_param("GroupByKey"), dict(self._get_param("Filters") or {})
+        keys = {"ResourceType": "resourceType", "AccountId": "accountId", "Region": "awsRegion"}
+        groups = {"RESOURCE_TYPE": "resourceType", "ACCOUNT_ID": "accountId", "AWS_REGION": "awsRegion"}
+        items = [
+            i for i in self._aggregate_items() if all(i.get(keys[k]) == v for k, v in filters.items() if k in keys)
+        ]
+        counts: dict[str, int] = {}
+        for item in items:
+            label = item[groups.get(group, "resourceType")]
+            counts[label] = counts.get(label, 0) + 1
+        grouped = [{"GroupName": k, "ResourceCount": v} for k, v in sorted(counts.items())]
+        body: dict[str, Any] = {"TotalDiscoveredResources": len(items)}
+        if group:
+            body |= {"GroupByKey": group, "GroupedResourceCounts": grouped}
+        return json.dumps(body)

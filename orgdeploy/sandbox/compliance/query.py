@@ -1,12 +1,13 @@
-"""The advanced-query language, over the sandbox's compliance store (SelectAggregateResourceConfig).
+"""The advanced-query language (SelectAggregateResourceConfig), over configuration items.
 
 It understands what orgdeploy emits and the documented common shapes: SELECT of properties and
 COUNT(*); WHERE with =, !=, <>, <, >, <=, >=, [NOT] IN, [NOT] LIKE ('%' wildcard), AND, OR and
 brackets; GROUP BY. Like AWS it refuses FROM, JOIN, DISTINCT and AS, and a condition on an array
 property is true when any element satisfies it. ORDER BY is refused: nothing here needs it.
 
-The items are the store's resources plus one AWS::Config::ResourceCompliance item per evaluated
-resource, shaped like the properties AWS documents for that type (aws-config-resource-schema).
+The items are an aggregator's recorded resources plus one AWS::Config::ResourceCompliance item per
+evaluated resource (aggregation.py), shaped like the properties AWS documents for those types
+(aws-config-resource-schema).
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
-
-from orgdeploy.sandbox.compliance.seed import ComplianceStore
-
-RESOURCE_COMPLIANCE = "AWS::Config::ResourceCompliance"
 
 
 class InvalidExpressionException(JsonRESTError):
@@ -197,7 +193,7 @@ def _select(item: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
 
 def _hints(node: Any) -> dict[str, set[Any]]:
-    """Equality conditions every match must meet, so the scan can skip blocks and resources."""
+    """Equality conditions every match must meet, so the scan can skip items early."""
     if node is None or node[0] == "or":
         return {}
     if node[0] == "and":
@@ -208,53 +204,18 @@ def _hints(node: Any) -> dict[str, set[Any]]:
     return {".".join(node[1]): set(node[2])} if node[0] == "in" and not node[3] else {}
 
 
-def _items(store: ComplianceStore, hints: dict[str, set[Any]]) -> Iterator[dict[str, Any]]:
-    """Configuration items: every resource, and a ResourceCompliance item for each evaluated one."""
-    kinds, states = hints.get("resourceType"), hints.get("configuration.complianceType")
-    rules = store.rules_by_type()
-    for block in store.blocks:
-        accounts, regions = hints.get("accountId", {block.account}), hints.get("awsRegion", {block.region})
-        if block.account not in accounts or block.region not in regions:
-            continue
-        when = datetime.fromtimestamp(block.evaluated_at, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        base = {"accountId": block.account, "awsRegion": block.region, "configurationItemCaptureTime": when}
-        for resource in block.resources:
-            kind, name = resource.resource_type, resource.resource_id
-            if kinds is None or kind in kinds:
-                yield {**base, "resourceType": kind, "resourceId": name, "resourceName": name, "configuration": {}}
-            state = "NON_COMPLIANT" if resource.failing else "COMPLIANT"
-            if (
-                not rules.get(kind)
-                or RESOURCE_COMPLIANCE not in (kinds or {RESOURCE_COMPLIANCE})
-                or state not in (states or {state})
-            ):
-                continue
-            rule_list = [
-                {
-                    "configRuleName": block.rule_names[i],
-                    "complianceType": "NON_COMPLIANT" if i in resource.failing else "COMPLIANT",
-                    "configRuleArn": f"arn:aws:config:{block.region}:{block.account}:config-rule/config-rule-{i:06d}",
-                }
-                for i in rules[kind]
-            ]
-            configuration = {
-                "complianceType": state,
-                "configRuleList": rule_list,
-                "targetResourceId": name,
-                "targetResourceType": kind,
-            }
-            yield {
-                **base,
-                "resourceType": RESOURCE_COMPLIANCE,
-                "resourceId": f"{kind}/{name}",
-                "configuration": configuration,
-            }
+def _items(items: Iterable[dict[str, Any]], hints: dict[str, set[Any]]) -> Iterator[dict[str, Any]]:
+    """The items that can match: those the equality conditions on the top-level keys do not rule out."""
+    keys = [key for key in ("accountId", "awsRegion", "resourceType") if key in hints]
+    for item in items:
+        if all(item.get(key) in hints[key] for key in keys):
+            yield item
 
 
-def run_query(store: ComplianceStore, expression: str) -> tuple[list[str], list[str], bool]:
-    """(result JSON strings, selected field names, whether it aggregates) for one expression."""
+def run_query(items: Iterable[dict[str, Any]], expression: str) -> tuple[list[str], list[str], bool]:
+    """(result JSON strings, selected field names, whether it aggregates) for one expression over items."""
     select, where, group = parse_query(expression)
-    matched = (item for item in _items(store, _hints(where)) if where is None or _matches(where, item))
+    matched = (item for item in _items(items, _hints(where)) if where is None or _matches(where, item))
     counts = [name for name in select if name.startswith("COUNT(")]
     plain = [name for name in select if not name.startswith("COUNT(") and name != "*"]
     rows: list[dict[str, Any]] = []

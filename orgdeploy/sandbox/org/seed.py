@@ -95,12 +95,12 @@ class SeedSummary:
                 self._tree(ou.path, ou.id, depth + 1, lines)
 
 
-def _client(endpoint_url: str, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+def seed_client(endpoint_url: str, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **(credentials or _CREDENTIALS))
 
 
-def _assume(endpoint_url: str, region: str, account_id: str) -> dict[str, str]:
-    sts = _client(endpoint_url, "sts", region)
+def member_credentials(endpoint_url: str, region: str, account_id: str) -> dict[str, str]:
+    sts = seed_client(endpoint_url, "sts", region)
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{_ACCESS_ROLE}", RoleSessionName="orgdeploy-seed")[
         "Credentials"
     ]
@@ -160,7 +160,7 @@ def seed_organization(
     # Gives AWS's service-linked role name when the server runs in this process.
     register_resource_models()
     _seed_moto_random(endpoint_url, seed)
-    org = _client(endpoint_url, "organizations", home_region)
+    org = seed_client(endpoint_url, "organizations", home_region)
     organization = org.create_organization(FeatureSet="ALL")["Organization"]
     root_id = org.list_roots()["Roots"][0]["Id"]
 
@@ -230,7 +230,7 @@ def _list_accounts(org: Any) -> list[dict[str, Any]]:
 
 def _foreign_recorder(endpoint_url: str, home_region: str, account_id: str, name: str) -> SeedQuirk:
     region = "eu-west-1" if home_region != "eu-west-1" else "us-east-1"
-    config = _client(endpoint_url, "config", region, _assume(endpoint_url, home_region, account_id))
+    config = seed_client(endpoint_url, "config", region, member_credentials(endpoint_url, home_region, account_id))
     config.put_configuration_recorder(
         ConfigurationRecorder={
             "name": _FOREIGN_RECORDER,
@@ -243,7 +243,7 @@ def _foreign_recorder(endpoint_url: str, home_region: str, account_id: str, name
 
 
 def _service_linked_role(endpoint_url: str, home_region: str, account_id: str, name: str) -> SeedQuirk:
-    iam = _client(endpoint_url, "iam", home_region, _assume(endpoint_url, home_region, account_id))
+    iam = seed_client(endpoint_url, "iam", home_region, member_credentials(endpoint_url, home_region, account_id))
     role = iam.create_service_linked_role(AWSServiceName="config.amazonaws.com")["Role"]
     if role["RoleName"] != _SLR_NAME:
         raise RuntimeError(
