@@ -1,9 +1,11 @@
 """Both `orgdeploy report` strategies over a large synthetic organization served by the sandbox.
 
-The sandbox's aggregator is given the compliance of 1,000 accounts x 17 Regions x 40 rules, with 20
-recorded resources in every account and Region of which 5% fail one rule, and pack-suffixed rule
-names that differ per account and Region (orgdeploy.sandbox.compliance.seed.synthetic_store). Both
-strategies then read it through boto3 and the real moto server, and the script prints, side by side:
+The script builds the evaluations of 1,000 accounts x 17 Regions x 40 rules itself, with 20 evaluated
+resources in every account and Region of which 5% fail one rule, and pack-suffixed rule names that
+differ per account and Region. It installs them in the sandbox's evaluation store (with a recording
+recorder in every account and Region and an account aggregator over them) and stops the store from
+re-syncing with moto, which holds no such organization. Both strategies then read it through boto3
+and the real moto server's aggregate APIs, and the script prints, side by side:
 
 - API calls, per API and in total;
 - wall time, with orgdeploy's rate limit switched off, so it measures the work and not the waiting;
@@ -22,6 +24,8 @@ Run: python benchmarks/report_strategies.py [--accounts N] [--regions N] [--rule
 from __future__ import annotations
 
 import argparse
+import random
+import string
 import sys
 import time
 from pathlib import Path
@@ -32,8 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3
 from botocore.config import Config as BotoConfig
 
+from moto.config.models import config_backends
+
 from orgdeploy.aws.compliance import DEFAULT_RATE, read_report
-from orgdeploy.sandbox.compliance.seed import install_store, synthetic_store
+from orgdeploy.sandbox.compliance import evaluations
+from orgdeploy.sandbox.compliance.evaluations import MemberRule, Result
+from orgdeploy.sandbox.compliance.managed_rules import ACCOUNT, MANAGED_RULES
+from orgdeploy.sandbox.compliance.packs import PackRule
 from orgdeploy.sandbox.org.account_api import DEFAULT_REGIONS
 from orgdeploy.sandbox.server import start_sandbox
 
@@ -43,6 +52,53 @@ COMMERCIAL = [
     "us-east-1",
     *sorted(r for r in DEFAULT_REGIONS if r != "us-east-1" and not r.startswith(("cn-", "us-gov-"))),
 ]
+
+
+NONCOMPLIANT_SHARE = 0.05
+
+
+def _suffix(rng: random.Random, length: int) -> str:
+    return "".join(rng.choices(string.ascii_lowercase + string.digits, k=length))
+
+
+def synthetic_evaluations(
+    management: str, accounts: int, regions: list[str], rules: int, resources: int, seed: int = 0
+) -> tuple[list[str], int, int]:
+    """Fill the sandbox's evaluation store; returns (account ids, resources evaluated, non-compliant)."""
+    rng = random.Random(f"synthetic/{seed}")
+    managed = sorted(MANAGED_RULES.values(), key=lambda r: r.identifier)
+    specs = [
+        PackRule("baseline", f"{managed[n % len(managed)].identifier.lower().replace('_', '-')}-{n}", "AWS",
+                 managed[n % len(managed)].identifier)
+        for n in range(rules)
+    ]  # fmt: skip
+    ids = [management, *(str(n) for n in rng.sample(range(10**11, 10**12), accounts - 1))]
+    store = evaluations.current()
+    evaluated = failing = 0
+    now = time.time()
+    for account in ids:
+        for region in regions:
+            backend = config_backends[account][region]
+            name = f"role/{account}"
+            backend.put_configuration_recorder({"name": "default", "roleARN": f"arn:aws:iam::{account}:{name}"})
+            backend.recorders["default"].status.recording = True
+            member_pack = f"OrgConformsPack-baseline-{_suffix(rng, 8)}"
+            suffix = _suffix(rng, 9)
+            place = [MemberRule(account, region, f"{s.name}-conformance-pack-{suffix}", member_pack, management, s, now)
+                     for s in specs]  # fmt: skip
+            for rule in place:
+                store.rules[(account, region, rule.name)] = rule
+            for number in range(resources):
+                rule = rng.choice(place)
+                kind = MANAGED_RULES[rule.spec.identifier].resource_type
+                resource = account if kind == ACCOUNT else f"{kind.rsplit('::', 1)[-1].lower()}-{number}"
+                bad = rng.random() < NONCOMPLIANT_SHARE
+                result = Result(kind, resource, "NON_COMPLIANT" if bad else "COMPLIANT", "synthetic", now, now)
+                store.results.setdefault((account, region, rule.name), {})[(kind, resource)] = result
+                evaluated, failing = evaluated + 1, failing + bad
+    store.version += 1
+    store.sync = lambda **_: None  # type: ignore[method-assign]  # moto holds no such organization to sync with
+    return ids, evaluated, failing
 
 
 def _run(client: Any, strategy: str, workers: int) -> tuple[Any, float]:
@@ -64,17 +120,15 @@ def main() -> None:
     sandbox = start_sandbox(op_seconds=0, accounts=4)
     try:
         started = time.perf_counter()
-        store = synthetic_store(
-            accounts=args.accounts,
-            regions=COMMERCIAL[: args.regions],
-            rules=args.rules,
-            resources_per_region=args.resources,
-            management_account=sandbox.summary.management_account_id,
-            aggregator_names=[AGGREGATOR],
+        management = sandbox.summary.management_account_id
+        regions = COMMERCIAL[: args.regions]
+        ids, resources, failing = synthetic_evaluations(management, args.accounts, regions, args.rules, args.resources)
+        config_backends[management][sandbox.home_region].put_configuration_aggregator(
+            {
+                "ConfigurationAggregatorName": AGGREGATOR,
+                "AccountAggregationSources": [{"AccountIds": ids, "AllAwsRegions": True}],
+            }
         )
-        install_store(store)
-        resources = sum(len(b.resources) for b in store.blocks)
-        failing = sum(1 for b in store.blocks for r in b.resources if r.failing)
         print(
             f"organization: {args.accounts} accounts x {args.regions} Regions x {args.rules} rules, "
             f"{resources:,} resources, {failing:,} non-compliant ({failing / resources:.1%}); "

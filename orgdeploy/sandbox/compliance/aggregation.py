@@ -7,6 +7,7 @@ evaluations' results and the recorded items of those accounts and Regions, nothi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from orgdeploy.sandbox.compliance.managed_rules import COMPLIANT, NON_COMPLIANT,
 from orgdeploy.sandbox.compliance.recorded import RESOURCE_COMPLIANCE, ConfigItem, recorded, recorded_types
 
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+_RULES_CACHE: dict[tuple[str, str, str, int], list[tuple[MemberRule, list[Result]]]] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class AggregatorView:
         if self.regions is not None:
             regions = sorted(self.regions)
         else:
-            regions = sorted({r.region for r in current().all_rules()} | {self.region})
+            regions = sorted({rule.region for rule, _ in current().snapshot()[1]} | {self.region})
         found = []
         for account, status in sorted(self.accounts.items()):
             for region in regions:
@@ -91,12 +94,17 @@ class AggregatorView:
         return found
 
     def rules(self) -> list[tuple[MemberRule, list[Result]]]:
-        store = current()
-        return [
-            (rule, store.results_of((rule.account, rule.region, rule.name)))
-            for rule in store.all_rules()
-            if self.covers(rule.account, rule.region)
-        ]
+        """Every rule of the aggregated accounts and Regions with its results (cached per version)."""
+        version, everything = current().snapshot()
+        key = (self.account, self.region, self.name, version)
+        with _CACHE_LOCK:
+            found = _RULES_CACHE.get(key)
+        if found is None:
+            found = [(rule, results) for rule, results in everything if self.covers(rule.account, rule.region)]
+            with _CACHE_LOCK:
+                _RULES_CACHE.clear()  # one version is current at a time
+                _RULES_CACHE[key] = found
+        return found
 
     def packs(self) -> list[tuple[str, str, str, int, int, int]]:
         """(account, Region, member pack, compliant rules, non-compliant rules, rules in the pack)."""

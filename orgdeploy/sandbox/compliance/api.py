@@ -27,9 +27,22 @@ from orgdeploy.sandbox.compliance.query import InvalidExpressionException, run_q
 from orgdeploy.sandbox.state import STATE
 
 _RULE_CAP, _RESOURCE_CAP = 25, 100  # ComplianceContributorCount caps for rules and for resources
-_QUERIES_KEPT = 32  # query results kept for paging
-_QUERIES: dict[tuple[str, str, str, str, float], tuple[list[str], list[str], bool]] = {}
-_QUERIES_LOCK = threading.Lock()
+_ANSWERS_KEPT = 32  # answers kept for paging through them
+_ANSWERS: dict[tuple[Any, ...], Any] = {}
+_ANSWERS_LOCK = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """build()'s answer, kept per key; keys carry the evaluations' version, so a kept answer is never stale."""
+    with _ANSWERS_LOCK:
+        if key in _ANSWERS:
+            return _ANSWERS[key]
+    found = build()
+    with _ANSWERS_LOCK:
+        while len(_ANSWERS) >= _ANSWERS_KEPT:
+            del _ANSWERS[next(iter(_ANSWERS))]
+        _ANSWERS[key] = found
+    return found
 
 
 def _capped(count: int, cap: int) -> dict[str, Any]:
@@ -79,26 +92,40 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         limit = 1000 if key == "AggregateComplianceCounts" else 100
         return self._paged(key, found, limit, limit, **({"GroupByKey": group} if group else {}))
 
+    def _key(self, view: AggregatorView, *parts: Any) -> tuple[Any, ...]:
+        """What an answer depends on: the aggregator, the evaluations' version and the request's filters."""
+        filters = json.dumps(self._get_param("Filters") or {}, sort_keys=True)
+        return (view.account, view.region, view.name, current().version, filters, *parts)
+
     def describe_aggregate_compliance_by_config_rules(self) -> str:
         view, filters = self._view(), dict(self._get_param("Filters") or {})
-        found = []
-        for rule, results in view.rules():
-            kind, failing = rule_compliance(results), _failing(results)
-            if _wanted(
-                filters, ConfigRuleName=rule.name, ComplianceType=kind, AccountId=rule.account, AwsRegion=rule.region
-            ):
-                compliance = {
-                    "ComplianceType": kind,
-                    **({"ComplianceContributorCount": _capped(failing, _RESOURCE_CAP)} if failing else {}),
-                }
-                found.append(
-                    {
-                        "ConfigRuleName": rule.name,
-                        "Compliance": compliance,
-                        "AccountId": rule.account,
-                        "AwsRegion": rule.region,
+
+        def build() -> list[dict[str, Any]]:
+            found = []
+            for rule, results in view.rules():
+                kind, failing = rule_compliance(results), _failing(results)
+                if _wanted(
+                    filters,
+                    ConfigRuleName=rule.name,
+                    ComplianceType=kind,
+                    AccountId=rule.account,
+                    AwsRegion=rule.region,
+                ):
+                    compliance = {
+                        "ComplianceType": kind,
+                        **({"ComplianceContributorCount": _capped(failing, _RESOURCE_CAP)} if failing else {}),
                     }
-                )
+                    found.append(
+                        {
+                            "ConfigRuleName": rule.name,
+                            "Compliance": compliance,
+                            "AccountId": rule.account,
+                            "AwsRegion": rule.region,
+                        }
+                    )
+            return found
+
+        found = _cached(self._key(view, "rules"), build)
         return self._paged("AggregateComplianceByConfigRules", found, 1000, 1000)
 
     def get_aggregate_compliance_details_by_config_rule(self) -> str:
@@ -114,10 +141,14 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
 
     def get_aggregate_config_rule_compliance_summary(self) -> str:
         view, now = self._view(), int(clock.now())
+        states = _cached(
+            self._key(view, "rule states"),
+            lambda: [(rule.account, rule.region, rule_compliance(results)) for rule, results in view.rules()],
+        )
         entries = [
-            (rule.account, rule.region, rule_compliance(results) == NON_COMPLIANT)
-            for rule, results in view.rules()
-            if rule_compliance(results) in (COMPLIANT, NON_COMPLIANT)
+            (account, region, state == NON_COMPLIANT)
+            for account, region, state in states
+            if state in (COMPLIANT, NON_COMPLIANT)
         ]
 
         def summary(good: int, bad: int) -> dict[str, Any]:
@@ -132,7 +163,7 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
     def describe_aggregate_compliance_by_conformance_packs(self) -> str:
         view, filters = self._view(), dict(self._get_param("Filters") or {})
         items = []
-        for account, region, pack, good, bad, total in view.packs():
+        for account, region, pack, good, bad, total in _cached(self._key(view, "packs"), view.packs):
             kind = NON_COMPLIANT if bad else COMPLIANT if good else "INSUFFICIENT_DATA"
             if _wanted(filters, ConformancePackName=pack, ComplianceType=kind, AccountId=account, AwsRegion=region):
                 counts = {
@@ -179,16 +210,8 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         view, expression = self._view(), str(self._get_param("Expression") or "")
         if not expression.strip() or len(expression) > 4096:
             raise InvalidExpressionException("The expression must be 1 to 4096 characters long")
-        key = (view.account, view.region, view.name, expression, current().last_sync)
-        with _QUERIES_LOCK:
-            found = _QUERIES.get(key)
-        if found is None:
-            found = run_query(view.items(), expression)
-            with _QUERIES_LOCK:
-                while len(_QUERIES) >= _QUERIES_KEPT:
-                    del _QUERIES[next(iter(_QUERIES))]
-                _QUERIES[key] = found
-        results, fields, aggregate = found
+        key = self._key(view, "query", expression, current().last_sync)
+        results, fields, aggregate = _cached(key, lambda: run_query(view.items(), expression))
         limit = self._get_param("Limit") or self._get_param("MaxResults")
         page, token = _page(results, self._get_param("NextToken"), limit, 500 if aggregate else 25, 100)
         info = {"SelectFields": [{"Name": name} for name in fields]}

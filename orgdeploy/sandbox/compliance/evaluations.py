@@ -180,7 +180,9 @@ class Evaluations:
     last_sync_real: float = 0.0
     not_emulated: set[str] = field(default_factory=set)  # SourceIdentifiers met that the engine does not know
     events_put: int = 0
+    version: int = 0  # moves with every change of rules or results; readers cache on it
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _snapshot: tuple[int, list[tuple[MemberRule, list[Result]]]] | None = field(default=None, repr=False)
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -199,6 +201,14 @@ class Evaluations:
     def all_rules(self) -> list[MemberRule]:
         with self.lock:
             return sorted(self.rules.values(), key=lambda r: (r.account, r.region, r.name))
+
+    def snapshot(self) -> tuple[int, list[tuple[MemberRule, list[Result]]]]:
+        """(version, every rule with its results, in order), built once per version."""
+        with self.lock:
+            if self._snapshot is None or self._snapshot[0] != self.version:
+                rules = [(rule, self.results_of(key)) for key, rule in sorted(self.rules.items())]
+                self._snapshot = (self.version, rules)
+            return self._snapshot
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -222,6 +232,7 @@ class Evaluations:
         for key in [k for k in self.rules if k not in wanted]:
             del self.rules[key]
             self.results.pop(key, None)  # deleting a rule deletes its results, without an event
+            self.version += 1
         items_by_place: dict[PlaceKey, list[ConfigItem]] = {}
 
         def items(place: PlaceKey) -> list[ConfigItem]:
@@ -235,6 +246,7 @@ class Evaluations:
                 continue
             rule = MemberRule(key[0], key[1], key[2], member_pack, admin, spec, created_at=now)
             self.rules[key] = rule
+            self.version += 1
             if rule.managed is None:
                 self.not_emulated.add(spec.identifier or spec.owner or "?")
                 continue
@@ -299,6 +311,7 @@ class Evaluations:
         entries = []
         for resource in stale:
             old = stored.pop(resource)
+            self.version += 1
             entries.append(compliance_event(rule, old, Result(*resource, NOT_APPLICABLE, "", now, now)))
         for verdict in verdicts:
             entries += self._record(rule, stored, verdict, now)
@@ -311,8 +324,10 @@ class Evaluations:
             if old is None:
                 return []
             del stored[resource]
+            self.version += 1
             return [compliance_event(rule, old, Result(*resource, NOT_APPLICABLE, "", now, now))]
         new = Result(*resource, verdict.compliance, verdict.annotation, now, now)
+        self.version += 1  # the recorded time moves even when the compliance stays
         if old is not None and old.compliance == new.compliance:
             stored[resource] = Result(*resource, new.compliance, new.annotation, now, now)
             return []
