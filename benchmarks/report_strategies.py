@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
 from botocore.config import Config as BotoConfig
-
 from moto.config.models import config_backends
 
 from orgdeploy.aws.compliance import DEFAULT_RATE, read_report
