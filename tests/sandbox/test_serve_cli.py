@@ -213,3 +213,38 @@ def test_without_the_sandbox_extra_the_error_says_what_to_install() -> None:
     assert result.returncode == 2
     assert "pip install 'orgdeploy[sandbox]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _clock(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        orgdeploy("sandbox", "clock", *args), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_clock_moves_forward_on_the_served_sandbox_and_says_what_it_evaluates(served: Served) -> None:
+    env = {**base_env(), **served.document["environment"]}
+    assert "INCOMING_SSH_DISABLED" in served.document["emulated_rules"]
+    shown = _clock(env, "--json")
+    assert shown.returncode == 0, shown.stderr
+    before = json.loads(shown.stdout)
+    moved = _clock(env, "--advance", "1h30m")
+    assert moved.returncode == 0, moved.stderr
+    assert "(5400 s ahead of real time)" in moved.stdout
+    after = json.loads(_clock(env, "--json").stdout)
+    assert after["offset_seconds"] == before["offset_seconds"] + 5400
+    assert after["now"] > before["now"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--advance", "soon"], 2, "--advance 'soon': expected a duration"),
+        (["--advance", "0m"], 2, "longer than zero"),
+        (["--endpoint-url", "http://127.0.0.1:9"], 1, "cannot reach the sandbox"),
+    ],
+)
+def test_clock_errors_name_what_is_wrong(args: list[str], code: int, message: str) -> None:
+    done = _clock({**base_env(), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, *args)
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert _clock(base_env()).returncode == 2  # no endpoint at all

@@ -117,25 +117,35 @@ class AggregatorView:
             tally[2] += 1
         return [(*key, good, bad, total) for key, (good, bad, total) in sorted(tallies.items())]
 
-    def places(self) -> list[tuple[str, str]]:
-        """Account and Region pairs the aggregator reads that have a recording recorder."""
+    def places(self, accounts: set[str] | None = None, regions: set[str] | None = None) -> list[tuple[str, str]]:
+        """Account and Region pairs the aggregator reads that have a recording recorder (within the sets given)."""
         found = []
         for account in sorted(a for a, status in self.accounts.items() if status == "ACTIVE"):
+            if accounts is not None and account not in accounts:
+                continue
             for region, _ in sorted(dict.items(config_backends[account])):
+                if regions is not None and region not in regions:
+                    continue
                 if self.covers(account, region) and recorded_types(account, region):
                     found.append((account, region))
         return found
 
-    def items(self) -> Iterator[dict[str, Any]]:
-        """Configuration items for the advanced query: recorded resources and their ResourceCompliance."""
+    def items(self, hints: dict[str, set[Any]] | None = None) -> Iterator[dict[str, Any]]:
+        """Configuration items for the advanced query: recorded resources and their ResourceCompliance.
+
+        hints (equality conditions every match meets) narrow the accounts, Regions and types read.
+        """
+        hints = hints or {}
+        wanted = hints.get("resourceType")
         by_place: dict[tuple[str, str], list[tuple[MemberRule, list[Result]]]] = {}
         for rule, results in self.rules():
             by_place.setdefault((rule.account, rule.region), []).append((rule, results))
-        for account, region in self.places():
+        for account, region in self.places(hints.get("accountId"), hints.get("awsRegion")):
             kinds = recorded_types(account, region)
-            for item in recorded(account, region):
-                yield _item(account, region, item)
-            if RESOURCE_COMPLIANCE in kinds:
+            if wanted is None or wanted & (kinds - {RESOURCE_COMPLIANCE}):
+                for item in recorded(account, region):
+                    yield _item(account, region, item)
+            if RESOURCE_COMPLIANCE in kinds and (wanted is None or RESOURCE_COMPLIANCE in wanted):
                 yield from _compliance_items(account, region, by_place.get((account, region), []))
 
 

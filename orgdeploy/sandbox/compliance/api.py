@@ -211,7 +211,7 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         if not expression.strip() or len(expression) > 4096:
             raise InvalidExpressionException("The expression must be 1 to 4096 characters long")
         key = self._key(view, "query", expression, current().last_sync)
-        results, fields, aggregate = _cached(key, lambda: run_query(view.items(), expression))
+        results, fields, aggregate = _cached(key, lambda: run_query(view.items, expression))
         limit = self._get_param("Limit") or self._get_param("MaxResults")
         page, token = _page(results, self._get_param("NextToken"), limit, 500 if aggregate else 25, 100)
         info = {"SelectFields": [{"Name": name} for name in fields]}

@@ -192,7 +192,7 @@ def _select(item: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return row
 
 
-def _hints(node: Any) -> dict[str, set[Any]]:
+def _hints(node: Any) -> Hints:
     """Equality conditions every match must meet, so the scan can skip items early."""
     if node is None or node[0] == "or":
         return {}
@@ -204,7 +204,7 @@ def _hints(node: Any) -> dict[str, set[Any]]:
     return {".".join(node[1]): set(node[2])} if node[0] == "in" and not node[3] else {}
 
 
-def _items(items: Iterable[dict[str, Any]], hints: dict[str, set[Any]]) -> Iterator[dict[str, Any]]:
+def _items(items: Iterable[dict[str, Any]], hints: Hints) -> Iterator[dict[str, Any]]:
     """The items that can match: those the equality conditions on the top-level keys do not rule out."""
     keys = [key for key in ("accountId", "awsRegion", "resourceType") if key in hints]
     for item in items:
@@ -212,10 +212,20 @@ def _items(items: Iterable[dict[str, Any]], hints: dict[str, set[Any]]) -> Itera
             yield item
 
 
-def run_query(items: Iterable[dict[str, Any]], expression: str) -> tuple[list[str], list[str], bool]:
-    """(result JSON strings, selected field names, whether it aggregates) for one expression over items."""
+Hints = dict[str, set[Any]]
+
+
+def run_query(
+    source: Callable[[Hints], Iterable[dict[str, Any]]], expression: str
+) -> tuple[list[str], list[str], bool]:
+    """(result JSON strings, selected field names, whether it aggregates) for one expression.
+
+    source(hints) gives the items; hints are the equality conditions every match must meet
+    (accountId, awsRegion, resourceType...), so a source may skip what cannot match.
+    """
     select, where, group = parse_query(expression)
-    matched = (item for item in _items(items, _hints(where)) if where is None or _matches(where, item))
+    hints = _hints(where)
+    matched = (item for item in _items(source(hints), hints) if where is None or _matches(where, item))
     counts = [name for name in select if name.startswith("COUNT(")]
     plain = [name for name in select if not name.startswith("COUNT(") and name != "*"]
     rows: list[dict[str, Any]] = []
