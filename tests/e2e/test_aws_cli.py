@@ -67,9 +67,19 @@ def test_the_aws_cli_reads_what_bootstrap_built(served_sandbox: str, tmp_path: P
         "get-aggregate-discovered-resource-counts",
         "--configuration-aggregator-name",
         "orgdeploy",
+        "--group-by-key",
+        "RESOURCE_TYPE",
     )
     assert counts["TotalDiscoveredResources"] == sum(g["ResourceCount"] for g in counts["GroupedResourceCounts"])
     assert any(g["GroupName"] == "AWS::S3::Bucket" for g in counts["GroupedResourceCounts"])
+    total = answer(
+        endpoint, "configservice", "get-aggregate-discovered-resource-counts", "--configuration-aggregator-name",
+        "orgdeploy",
+    )  # fmt: skip
+    assert (total["TotalDiscoveredResources"], total["GroupedResourceCounts"]) == (
+        counts["TotalDiscoveredResources"],
+        [],
+    )
 
     targets = answer(
         endpoint, "cloudformation", "list-stack-set-auto-deployment-targets", "--stack-set-name", "orgdeploy-recorder"

@@ -173,3 +173,42 @@ def test_every_emulated_rule_is_in_the_documented_table() -> None:
     documented = (REPO_ROOT / "docs" / "sandbox.md").read_text(encoding="utf-8")
     assert all(f"| `{identifier}` |" in documented for identifier in MANAGED_RULES)
     assert len(MANAGED_RULES) >= 14
+
+
+@pytest.mark.parametrize(
+    ("group", "recorded"),
+    [
+        ({"allSupported": True, "includeGlobalResourceTypes": True}, {"AWS::IAM::User", "AWS::S3::Bucket"}),
+        ({"allSupported": True, "includeGlobalResourceTypes": False}, {"AWS::S3::Bucket"}),
+        (
+            {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"],
+             "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"}},
+            {"AWS::S3::Bucket"},
+        ),
+        (
+            {"allSupported": False, "exclusionByResourceTypes": {"resourceTypes": ["AWS::S3::Bucket"]},
+             "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"}},
+            {"AWS::IAM::User"},
+        ),
+    ],
+)  # fmt: skip
+def test_recording_follows_the_recorders_group(group: dict[str, Any], recorded: set[str]) -> None:
+    from moto.config.models import config_backends
+
+    from orgdeploy.sandbox.compliance.recorded import RESOURCE_COMPLIANCE, recorded_types
+
+    account = "210987654321"
+    backend = config_backends[account]["eu-west-1"]
+    backend.recorders.clear()
+    assert recorded_types(account, "eu-west-1") == frozenset()
+    backend.put_configuration_recorder(
+        {"name": "r", "roleARN": f"arn:aws:iam::{account}:role/r", "recordingGroup": group}
+    )
+    assert recorded_types(account, "eu-west-1") == frozenset(), "a recorder records only once started"
+    backend.recorders["r"].status.recording = True
+    found = recorded_types(account, "eu-west-1")
+    assert {kind for kind in found if kind in {"AWS::IAM::User", "AWS::S3::Bucket"}} == recorded
+    assert (RESOURCE_COMPLIANCE in found) == (
+        group.get("recordingStrategy", {}).get("useOnly") != "INCLUSION_BY_RESOURCE_TYPES"
+    )
+    backend.recorders.clear()

@@ -1,3 +1,3 @@
-"""Holds Config compliance: the aggregate compliance APIs, the advanced query, pack rules, Config's activity.
+"""Holds AWS Config's recording and rules: recorded items, managed rules, evaluations, and the APIs that read them.
 Sandbox only. Imports moto, the rest of the sandbox and the pure rooms.
 """

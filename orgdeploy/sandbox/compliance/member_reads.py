@@ -233,7 +233,11 @@ class MemberConfigReads:
             label = item[groups.get(group, "resourceType")]
             counts[label] = counts.get(label, 0) + 1
         grouped = [{"GroupName": k, "ResourceCount": v} for k, v in sorted(counts.items())]
-        body: dict[str, Any] = {"TotalDiscoveredResources": len(items)}
+        # Without GroupByKey, AWS sends the total and an empty list of groups.
+        body: dict[str, Any] = {
+            "TotalDiscoveredResources": len(items),
+            "GroupedResourceCounts": grouped if group else [],
+        }
         if group:
-            body |= {"GroupByKey": group, "GroupedResourceCounts": grouped}
+            body["GroupByKey"] = group
         return json.dumps(body)
