@@ -25,7 +25,7 @@ PERMISSIONS = (
             "config:DescribeDeliveryChannels",
             "iam:GetRole",
         ),
-        DEPLOYERS | {"member"},
+        DEPLOYERS | {"member", "hub"},
         "census: existing recorders, the service-linked role, enabled Regions",
     ),
 )

@@ -17,7 +17,7 @@ from orgdeploy.templates import naming
 
 PERMISSIONS = (
     # From the hub account itself, or through census.role_name in it.
-    Need(("logs:FilterLogEvents",), DEPLOYERS | {"member"}, "orgdeploy events: read the hub's timeline"),
+    Need(("logs:FilterLogEvents",), DEPLOYERS | {"hub"}, "orgdeploy events: read the hub's timeline"),
 )
 
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orgdeploy.aws.permissions import Need
+from orgdeploy.aws.permissions import (
+    DELEGATED_PRINCIPALS,
+    SERVICE_ACCESS,
+    Need,
+)
 from orgdeploy.aws.retry import call_with_retries, error_code
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacksets import StackSetsGateway
-
-STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
-CONFIG_PRINCIPAL = "config.amazonaws.com"
-CONFIG_MULTI_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
-# The census asks the Account Management API about each member from the management account.
-ACCOUNT_PRINCIPAL = "account.amazonaws.com"
-SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL, ACCOUNT_PRINCIPAL)
-DELEGATED_PRINCIPALS = (STACKSETS_PRINCIPAL, CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
-
 
 PERMISSIONS = (
     Need(

@@ -14,9 +14,10 @@ from orgdeploy.aws import (
     stacksets,
 )
 from orgdeploy.aws.permissions import Need
+from orgdeploy.aws.stack_resources import handler_needs
 
 GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets, events_log, compliance)
 
 
 def all_needs() -> list[Need]:
-    return [need for module in GATEWAYS for need in module.PERMISSIONS]
+    return [*(need for module in GATEWAYS for need in module.PERMISSIONS), *handler_needs()]

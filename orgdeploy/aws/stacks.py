@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orgdeploy.aws.permissions import DEPLOYERS, Need
+from orgdeploy.aws.permissions import DEPLOYERS, MANAGED_TAG, Need
 from orgdeploy.aws.retry import all_pages, call_with_retries, error_code, poll
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.planning.inventory import StackPhase, StackState, stack_phase
@@ -21,111 +21,10 @@ _STACK_ACTIONS = (
 PERMISSIONS = (
     Need(
         _STACK_ACTIONS,
-        DEPLOYERS,
-        "deploy the plain stacks (bucket, management account, aggregator, packs)",
+        DEPLOYERS | {"hub"},
+        "deploy the plain stacks (bucket, management account, aggregator, packs; the hub in its account)",
     ),
-    # CloudFormation creates a plain stack's resources with the caller's credentials.
-    Need(
-        (
-            "s3:CreateBucket",
-            "s3:GetBucketLocation",
-            "s3:PutBucketPolicy",
-            "s3:GetBucketPolicy",
-            "s3:DeleteBucketPolicy",
-            "s3:PutEncryptionConfiguration",
-            "s3:PutBucketPublicAccessBlock",
-            "s3:PutBucketVersioning",
-            "s3:PutBucketOwnershipControls",
-            "s3:PutBucketTagging",
-            "iam:CreateServiceLinkedRole",
-            "iam:DeleteServiceLinkedRole",
-            "iam:GetServiceLinkedRoleDeletionStatus",
-            "iam:CreateRole",
-            "iam:DeleteRole",
-            "iam:GetRole",
-            "iam:TagRole",
-            "iam:AttachRolePolicy",
-            "iam:DetachRolePolicy",
-            "iam:PassRole",
-            "config:PutConfigurationRecorder",
-            "config:DeleteConfigurationRecorder",
-            "config:StartConfigurationRecorder",
-            "config:StopConfigurationRecorder",
-            "config:PutDeliveryChannel",
-            "config:DeleteDeliveryChannel",
-            "config:DescribeConfigurationRecorders",
-            "config:DescribeConfigurationRecorderStatus",
-            "config:DescribeDeliveryChannels",
-            "config:PutConfigurationAggregator",
-            "config:DeleteConfigurationAggregator",
-            "config:DescribeConfigurationAggregators",
-            "config:PutOrganizationConformancePack",
-            "config:DeleteOrganizationConformancePack",
-            "config:DescribeOrganizationConformancePacks",
-            "config:DescribeOrganizationConformancePackStatuses",
-            "config:TagResource",
-            "organizations:DescribeOrganization",
-            "organizations:ListAccounts",
-            "organizations:ListAWSServiceAccessForOrganization",
-            "organizations:EnableAWSServiceAccess",
-            "organizations:ListDelegatedAdministrators",
-        ),
-        DEPLOYERS,
-        "resources CloudFormation creates in the plain stacks",
-    ),
-    # Notifications: the hub stack is deployed through census.role_name in notifications.hub_account
-    # (unless that is the caller's own account), the forwarders in the management account with the caller's.
-    Need(
-        _STACK_ACTIONS,
-        frozenset({"member"}),
-        "deploy the notifications hub stack in notifications.hub_account",
-    ),
-    Need(
-        (
-            "events:CreateEventBus",
-            "events:DeleteEventBus",
-            "events:DescribeEventBus",
-            "events:PutPermission",
-            "events:RemovePermission",
-            "events:PutRule",
-            "events:DeleteRule",
-            "events:DescribeRule",
-            "events:PutTargets",
-            "events:RemoveTargets",
-            "events:ListTargetsByRule",
-            "sns:CreateTopic",
-            "sns:DeleteTopic",
-            "sns:GetTopicAttributes",
-            "sns:SetTopicAttributes",
-            "sns:Subscribe",
-            "sns:Unsubscribe",
-            "sns:GetSubscriptionAttributes",
-            "sns:ListSubscriptionsByTopic",
-            "kms:CreateKey",
-            "kms:DescribeKey",
-            "kms:PutKeyPolicy",
-            "kms:GetKeyPolicy",
-            "kms:EnableKeyRotation",
-            "kms:GetKeyRotationStatus",
-            "kms:ScheduleKeyDeletion",
-            "logs:CreateLogGroup",
-            "logs:DeleteLogGroup",
-            "logs:DescribeLogGroups",
-            "logs:PutRetentionPolicy",
-            "logs:PutResourcePolicy",
-            "logs:DeleteResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "iam:CreateRole",
-            "iam:DeleteRole",
-            "iam:GetRole",
-            "iam:PutRolePolicy",
-            "iam:DeleteRolePolicy",
-            "iam:GetRolePolicy",
-            "iam:PassRole",
-        ),
-        DEPLOYERS | {"member"},
-        "resources CloudFormation creates for notifications (hub stack, management account's forwarders)",
-    ),
+    # What CloudFormation's handlers need for the resources of those stacks: stack_resources.py.
 )
 
 
@@ -190,7 +89,7 @@ class StacksGateway:
             "TemplateBody": body,
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
             "Capabilities": capabilities,
-            "Tags": [{"Key": "orgdeploy:managed", "Value": "true"}],
+            "Tags": [{"Key": MANAGED_TAG[0], "Value": MANAGED_TAG[1]}],
         }
         try:
             if existing is None:

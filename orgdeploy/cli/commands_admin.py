@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -120,23 +121,43 @@ class Role(StrEnum):
     delegated_admin = "delegated-admin"
     ci = "ci"
     member = "member"
+    hub = "hub"
 
 
 def permissions(
     role: Annotated[Role, typer.Option("--role", help="Whose policy to print.")] = Role.management,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Scope the policy to this orgdeploy.yaml (or its folder) instead of the defaults."
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy orgdeploy needs for a role, as JSON.
 
     management: every command, from the management account. delegated-admin: the
     same from a delegated administrator (plus management_account.role_arn, which
     needs the management policy for the management account's own stacks). ci:
-    `update` only. member: census.role_name in each member account.
-    The policy is built from the permissions each AWS call declares in code.
+    `update` only. member: census.role_name in each member account (read-only).
+    hub: census.role_name in notifications.hub_account, which also deploys the
+    notifications hub stack there.
+
+    Every action is scoped to orgdeploy's own resources (stacks, stack sets, roles
+    and buckets named after stacksets.name_prefix, the hub's topic, bus and log
+    group, KMS keys tagged orgdeploy:managed), with conditions where IAM offers
+    them; docs/real-organizations.md explains each "*" that remains. Without
+    --config the names are the defaults (prefix orgdeploy, census role
+    OrganizationAccountAccessRole). Reads no AWS account.
     """
-    from orgdeploy.aws.permissions import policy_json
+    from orgdeploy.aws.permissions import Scope, policy_json
     from orgdeploy.aws.policy import all_needs
 
-    typer.echo(policy_json(role.value, all_needs()))
+    scope = Scope()
+    if config is not None:
+        from orgdeploy.config.model import load_config
+
+        scope = Scope.from_config(load_config(config))
+    typer.echo(policy_json(role.value, all_needs(), scope))
 
 
 def register(app: typer.Typer) -> None:

@@ -257,7 +257,8 @@ def _assert_permissions_cover(calls: list[tuple[str, str, dict[str, Any], str]])
     from orgdeploy.aws.policy import all_needs
 
     management = set(actions_for("management", all_needs()))
-    member = set(actions_for("member", all_needs()))
+    # The census role: read-only in members, and the hub stack in notifications.hub_account.
+    member = set(actions_for("member", all_needs())) | set(actions_for("hub", all_needs()))
     missing = set()
     for service, operation, _, key in calls:
         action = iam_action(service, operation)
