@@ -31,6 +31,14 @@ ThrottleOption = Annotated[
     typer.Option("--throttle-rate", help="Share of calls (0 to 1) answered with the service's throttling error.",
                  min=0, max=1),
 ]  # fmt: skip
+EnforceIamOption = Annotated[
+    bool,
+    typer.Option(
+        "--enforce-iam",
+        help="Check every request against its caller's IAM policies (moto's evaluator); the export lines then "
+        "carry an administrator's keys. See docs/sandbox.md for what moto checks.",
+    ),
+]
 JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print one line of JSON (summary, endpoint, export lines) instead of text."),
@@ -44,6 +52,7 @@ def serve(
     seed: SeedOption = 0,
     op_seconds: OpSecondsOption = 3.0,
     throttle_rate: ThrottleOption = 0.0,
+    enforce_iam: EnforceIamOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Serve an emulated AWS Organization on one local endpoint until Ctrl-C.
@@ -85,6 +94,7 @@ def serve(
         "seed": seed,
         "op_seconds": op_seconds,
         "throttle_rate": throttle_rate,
+        "enforce_iam": enforce_iam,
     }
     try:
         if as_json:

@@ -97,10 +97,18 @@ class RunningSandbox:
     home_region: str
     server: SandboxServer = field(repr=False)
     stopped: bool = False
+    # With IAM enforced, the management account's administrator; otherwise any keys do.
+    access_key: str = ACCESS_KEY
+    secret_key: str = field(default=SECRET_KEY, repr=False)
+    enforces_iam: bool = False
 
     def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
+            if self.enforces_iam:
+                from orgdeploy.sandbox.iam_enforcement import stop_enforcing
+
+                stop_enforcing()
             self.server.stop()
             _RUNNING.discard(id(self))
 
@@ -115,8 +123,8 @@ class RunningSandbox:
     def export_lines(self) -> list[str]:
         return [
             f"export AWS_ENDPOINT_URL={self.endpoint_url}",
-            f"export AWS_ACCESS_KEY_ID={ACCESS_KEY}",
-            f"export AWS_SECRET_ACCESS_KEY={SECRET_KEY}",
+            f"export AWS_ACCESS_KEY_ID={self.access_key}",
+            f"export AWS_SECRET_ACCESS_KEY={self.secret_key}",
             f"export AWS_DEFAULT_REGION={self.home_region}",
         ]
 
@@ -132,12 +140,15 @@ def start_sandbox(
     home_region: str = "us-east-1",
     workloads: bool = True,
     clock_offset: float = 0.0,
+    enforce_iam: bool = False,
 ) -> RunningSandbox:
     """A fresh, seeded sandbox organization behind a moto server; stop() it (or use `with`).
 
     workloads=False leaves out the member accounts' workload resources (org/workloads.py), for
     tests that only deploy. A negative clock_offset starts the sandbox clock that many seconds in
-    the past, so a played day (play_a_day) ends about now.
+    the past, so a played day (play_a_day) ends about now. enforce_iam checks every request against
+    its caller's IAM policies (iam_enforcement.py); the sandbox's access_key and secret_key are then
+    those of an administrator in the management account.
     """
     from orgdeploy.sandbox.cfn_models.registry import register_resource_models
     from orgdeploy.sandbox.compliance.evaluations import reset_evaluations
@@ -155,6 +166,9 @@ def start_sandbox(
         raise RuntimeError("a sandbox is already running in this process; stop it first")
     # moto's catalogue of 1,300 public AMIs costs 0.1 s per account and Region; the workloads register their own.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    from orgdeploy.sandbox.iam_enforcement import enforce, prepare_principals, stop_enforcing
+
+    stop_enforcing()  # seeding goes through the APIs with any keys
     register_resource_models()
     moto_api_backend.reset()
     reset_state()
@@ -175,6 +189,10 @@ def start_sandbox(
     STATE.op_seconds = op_seconds
     STATE.throttle_rate = throttle_rate
     sandbox = RunningSandbox(endpoint_url=server.endpoint_url, summary=summary, home_region=home_region, server=server)
+    if enforce_iam:
+        sandbox.access_key, sandbox.secret_key = prepare_principals(summary.management_account_id)
+        sandbox.enforces_iam = True
+        enforce()
     _RUNNING.add(id(sandbox))
     return sandbox
 
@@ -199,6 +217,7 @@ def serve_forever(
     op_seconds: float = 3.0,
     throttle_rate: float = 0.0,
     home_region: str = "us-east-1",
+    enforce_iam: bool = False,
     out: TextIO | None = None,
 ) -> None:
     """Serve a sandbox until SIGINT or SIGTERM, then stop it and return."""
@@ -219,6 +238,7 @@ def serve_forever(
             op_seconds=op_seconds,
             throttle_rate=throttle_rate,
             home_region=home_region,
+            enforce_iam=enforce_iam,
         ) as sandbox:
             stream.write(sandbox.summary.to_text().rstrip("\n") + "\n\n")
             stream.write(emulated_rules_text() + "\n\n")

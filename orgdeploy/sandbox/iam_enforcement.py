@@ -1,0 +1,95 @@
+"""IAM enforcement: the sandbox checks each request against its caller's IAM policies, with moto's evaluator.
+
+moto evaluates identity policies once `INITIAL_NO_AUTH_ACTION_COUNT` requests have been served
+(moto's "IAM authentication and authorization"); enforce() sets it to 0. From then on a request
+needs the keys of an IAM user or an assumed role that moto knows, and the caller's policies must
+allow the action. What the evaluator sees, and so what an enforced run proves:
+
+- the action, for every service;
+- the resource, for S3 (bucket and object ARNs), IAM (a role's ARN, its path included) and STS
+  (the role to assume); every other service hands moto "*", which any statement's Resource is
+  taken to match here (moto would match it against nothing, so no scoped policy could work);
+- conditions: only `sts:ExternalId` is known to moto; a condition on any other key is taken as
+  met, so `iam:PassedToService`, `aws:ResourceTag/...` and the like are not checked;
+- a trust policy naming `arn:aws:iam::<account>:root` admits any principal of that account, as
+  AWS does (moto compared the caller's ARN with the root's).
+
+CloudFormation creates a stack's resources inside moto without asking IAM, which is why the
+handler permissions are checked against cfn-lint's schemas instead (tests/unit/test_permissions.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.iam.access_control import IAMPolicyStatement
+from moto.iam.models import iam_backends
+from moto.organizations.models import organizations_backends
+
+ADMIN_USER = "sandbox-admin"
+ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+_PATCHED = threading.Event()
+
+
+def _patch_evaluator() -> None:
+    if _PATCHED.is_set():
+        return
+    matches = IAMPolicyStatement._check_element_matches
+    principal_matches = IAMPolicyStatement._check_principal
+
+    def check_element_matches(self: Any, statement_element: Any, value: str) -> bool:
+        if statement_element == "Resource" and value == "*":
+            return True  # moto does not know this request's resource
+        return bool(matches(self, statement_element, value))
+
+    def check_principal(self: Any, principal: str) -> bool:
+        if principal_matches(self, principal):
+            return True
+        expected = (self._statement.get("Principal") or {}).get("AWS")
+        account = principal.split(":")[4] if principal.count(":") >= 5 else ""
+        names = expected if isinstance(expected, list) else [expected]
+        return any(isinstance(n, str) and n in {f"arn:aws:iam::{account}:root", account} for n in names)
+
+    IAMPolicyStatement._check_element_matches = check_element_matches  # type: ignore[method-assign]
+    IAMPolicyStatement._check_principal = check_principal  # type: ignore[method-assign]
+    _PATCHED.set()
+
+
+def prepare_principals(management_account: str) -> tuple[str, str]:
+    """An administrator in the management account, and admin rights for each member's access role.
+
+    On AWS, OrganizationAccountAccessRole comes with AdministratorAccess; moto creates it bare.
+    Returns the administrator's (access key id, secret access key).
+    """
+    iam = iam_backends[management_account]["aws"]
+    if ADMIN_USER not in iam.users:
+        iam.create_user("us-east-1", ADMIN_USER)
+        iam.put_user_policy(ADMIN_USER, "administrator", ADMIN_POLICY)
+    key = (
+        iam.users[ADMIN_USER].access_keys[0] if iam.users[ADMIN_USER].access_keys else iam.create_access_key(ADMIN_USER)
+    )
+    org = organizations_backends[management_account]["aws"]
+    for account in org.accounts:
+        roles = iam_backends[account.id]["aws"].roles.values()
+        for role in [r for r in roles if r.name == "OrganizationAccountAccessRole"]:
+            iam_backends[account.id]["aws"].put_role_policy(role.name, "administrator", ADMIN_POLICY)
+    return key.access_key_id, key.secret_access_key
+
+
+def enforce() -> None:
+    """Check every request from now on against its caller's IAM policies."""
+    _patch_evaluator()
+    ActionAuthenticatorMixin.request_count = 0
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+
+def stop_enforcing() -> None:
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+
+
+def enforcing() -> bool:
+    return bool(settings.INITIAL_NO_AUTH_ACTION_COUNT == 0)
