@@ -71,6 +71,7 @@ PERMISSIONS = (
             "config:GetAggregateComplianceDetailsByConfigRule",
             "config:GetAggregateConfigRuleComplianceSummary",
             "config:DescribeConfigurationAggregatorSourcesStatus",
+            "config:GetAggregateDiscoveredResourceCounts",
         ),
         ADMINS,
         "report and cost --from-org: read the aggregator",
@@ -248,6 +249,31 @@ class ComplianceReader:
         return found
 
     # -- the query strategy -----------------------------------------------------------------------
+
+    def select(self, expression: str) -> list[dict[str, Any]]:
+        """Every result of one advanced query, as dicts."""
+        return [json.loads(text) for text in self._pages("select_aggregate_resource_config", "Results",
+                                                          Expression=expression, Limit=100)]  # fmt: skip
+
+    def resource_counts_by(
+        self, group: str | None, resource_type: str | None, region: str | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """GetAggregateDiscoveredResourceCounts: (total, [{GroupName, ResourceCount}]) grouped by group."""
+        filters = {"ResourceType": resource_type} if resource_type else {}
+        filters |= {"Region": region} if region else {}
+        total, groups, token = 0, list[dict[str, Any]](), None
+        while True:
+            page = self._call(
+                "get_aggregate_discovered_resource_counts",
+                **({"GroupByKey": group} if group else {}),
+                **({"Filters": filters} if filters else {}),
+                **({"NextToken": token} if token else {}),
+            )
+            total = int(page.get("TotalDiscoveredResources", 0))
+            groups += page.get("GroupedResourceCounts") or []
+            token = page.get("NextToken")
+            if not token:
+                return total, groups
 
     def query_evaluations(self, where: RowFilter) -> list[Evaluation]:
         found = []

@@ -12,6 +12,7 @@ from orgdeploy.cli import common
 from orgdeploy.cli.commands_admin import register as register_admin_commands
 from orgdeploy.cli.commands_deploy import register as register_deploy_commands
 from orgdeploy.cli.commands_events import register as register_events_commands
+from orgdeploy.cli.commands_find import register as register_find_commands
 from orgdeploy.cli.commands_report import register as register_report_commands
 from orgdeploy.cli.commands_sandbox import register as register_sandbox_commands
 from orgdeploy.cli.commands_state import register as register_state_commands
@@ -53,6 +54,7 @@ register_state_commands(app)
 register_events_commands(app)
 register_admin_commands(app)
 register_report_commands(app)
+register_find_commands(app)
 register_sandbox_commands(app)
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orgdeploy.aws.session import AwsContext
     from orgdeploy.config.model import Config
 
@@ -155,3 +157,25 @@ def _start_sandbox(options: AwsCliOptions, config: Config) -> Any:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def config_for_reading(path: Path, *, aggregator: str | None, region: str | None) -> tuple[Config, bool]:
+    """The config at path, or without one (given --aggregator) the shipped example as a stand-in.
+
+    Returns (config, whether it came from the user's file). The stand-in only supplies defaults (the
+    census role, the Region to read); with --sandbox it is also what gets deployed, so that there is
+    something real to read.
+    """
+    from orgdeploy.config.model import CONFIG_FILENAME, load_config
+    from orgdeploy.errors import BadInputError
+
+    file = path / CONFIG_FILENAME if path.is_dir() else path
+    if file.is_file() or aggregator is None:
+        return load_config(path), True
+    from orgdeploy.templates.jinja import cfn_dir
+    from orgdeploy.templates.scaffold import EXAMPLE_CONFIG
+
+    example = load_config(cfn_dir() / EXAMPLE_CONFIG)
+    if region is None:
+        raise BadInputError(f"{file}: no config here, so give the aggregator's Region with --region (and --aggregator)")
+    return example.model_copy(update={"home_region": region}), False

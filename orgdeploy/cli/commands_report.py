@@ -18,6 +18,7 @@ from orgdeploy.cli.aws_options import (
     SandboxAccounts,
     SandboxThrottle,
     aws_context,
+    config_for_reading,
     deploy_into_sandbox,
 )
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
@@ -97,7 +98,7 @@ def _report_format(output: ReportOutput | None, out: Path | None) -> ReportOutpu
     return chosen
 
 
-def _pack_index(config: Config) -> PackIndex:
+def pack_index_of(config: Config) -> PackIndex:
     from orgdeploy.reporting.rule_names import pack_index
     from orgdeploy.templates.naming import pack_resource_name
     from orgdeploy.templates.render import render_pack_body
@@ -140,6 +141,14 @@ def report(
     fail_on_noncompliant: Annotated[
         bool, typer.Option("--fail-on-noncompliant", help="Exit 1 when anything is non-compliant (for CI).")
     ] = False,
+    aggregator_region: Annotated[
+        str | None,
+        typer.Option(
+            "--aggregator-region",
+            metavar="R",
+            help="The aggregator's Region (default: the config's home_region; without a config, the first --region).",
+        ),
+    ] = None,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
     sandbox: Sandbox = False,
@@ -152,23 +161,31 @@ def report(
     (`-conformance-pack-xxxxxxxxx`, `OrgConfigRule-...-xxxxxxxx`) and are mapped to the config's
     packs. --account, --region and --rule may be repeated. Capped counts print as "≥25".
     With --sandbox the config is deployed into a fresh emulated organization first, and the report
-    is what AWS Config's rules find in its workloads.
+    is what AWS Config's rules find in its workloads. Without an orgdeploy.yaml, any aggregator can
+    be read: give --aggregator NAME and its Region (--aggregator-region, or --region); rule names
+    then carry no pack. Accounts are named from Organizations when the caller may read it.
     Exit status: 0, or 1 with --fail-on-noncompliant when anything is non-compliant; 2 for bad input.
     """
+    from dataclasses import replace
+
     from orgdeploy.aws.compliance import read_report
-    from orgdeploy.config.model import load_config
+    from orgdeploy.aws.find import account_names
     from orgdeploy.errors import BadInputError
     from orgdeploy.reporting.compliance_render import render
+    from orgdeploy.reporting.rule_names import PackIndex
 
-    loaded = load_config(config)
+    first_region = region[0] if region else None
+    loaded, from_file = config_for_reading(config, aggregator=aggregator, region=aggregator_region or first_region)
     name = aggregator or loaded.aggregator.name
     if not _AGGREGATOR.match(name):
         raise BadInputError(f"--aggregator {name!r}: 1 to 256 letters, digits, '_' or '-'")
     where = _where(rule or [], account or [], region or [])
     chosen = _report_format(output, out)
-    packs = _pack_index(loaded)
+    # Without a config of the user's, the example's packs say nothing about this aggregator's rules.
+    packs = pack_index_of(loaded) if from_file or sandbox else PackIndex()
     options = AwsCliOptions(
         profile=profile,
+        region=aggregator_region,
         endpoint_url=endpoint_url,
         sandbox=sandbox,
         sandbox_accounts=sandbox_accounts,
@@ -178,7 +195,7 @@ def report(
         if sandbox:
             deploy_into_sandbox(ctx, loaded)
         result = read_report(
-            ctx.client("config"),
+            ctx.client("config", aggregator_region or loaded.home_region),
             aggregator=name,
             strategy=strategy.value,
             where=where,
@@ -186,6 +203,8 @@ def report(
             packs=packs,
             records_resource_compliance=_records_resource_compliance(loaded),
         )
+        labels = {a: f"{n} ({path})" for a, (n, path) in account_names(ctx).items()}
+        result = replace(result, account_names=labels)
     text = render(result, chosen.value, group_by.value)
     if out is None:
         typer.echo(text, nl=False)

@@ -98,7 +98,8 @@ class Census:
 
     def to_text(self) -> str:
         width = max([len(r) for r in self.regions] + [3])
-        names = {a.id: a.name for a in self.organization.accounts}
+        paths = {unit.id: unit.path for unit in self.organization.units}
+        names = {a.id: f"{a.name} ({paths.get(a.parent_id, 'Root')})" for a in self.organization.accounts}
         name_width = max([len(names.get(f.account, "")) for f in self.facts] + [4])
         header = f"{'account':12}  {'name':{name_width}}  " + "  ".join(f"{r:^{width}}" for r in self.regions) + "  SLR"
         lines = [header]

@@ -14,7 +14,8 @@ from orgdeploy.reporting.rule_names import PackIndex, normalise_rule_name
 GroupBy = Literal["rule", "account", "region"]
 # The columns of json and csv output, in order.
 COLUMNS = (
-    "account", "region", "resource_type", "resource_id", "rule", "raw_rule", "pack", "annotation", "evaluated_at",
+    "account", "account_name", "region", "resource_type", "resource_id", "rule", "raw_rule", "pack", "annotation",
+    "evaluated_at",
 )  # fmt: skip
 _GLOB_CHARS = re.compile(r"^[\w.:*?\[\]!-]+$")
 
@@ -79,10 +80,10 @@ class ComplianceRow:
     def resource(self) -> tuple[str, str, str, str]:
         return (self.account, self.region, self.resource_type, self.resource_id)
 
-    def to_dict(self) -> dict[str, str | None]:
-        row = {name: getattr(self, name) for name in COLUMNS}
+    def to_dict(self, account_name: str | None = None) -> dict[str, str | None]:
+        row = {name: getattr(self, name) for name in COLUMNS if name != "account_name"}
         row["evaluated_at"] = iso(self.evaluated_at)
-        return row
+        return {key: (account_name if key == "account_name" else row[key]) for key in COLUMNS}
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -243,6 +244,13 @@ class ComplianceReport:
     api_calls: tuple[tuple[str, int], ...] = ()
     annotations: bool = False
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # account id -> "name (OU path)", where the caller could read the organization
+    account_names: Mapping[str, str] = field(default_factory=dict)
+
+    def who(self, account: str) -> str:
+        """The account as a person reads it: "537510074089 prod-1 (Workloads/Prod)", or the bare id."""
+        name = self.account_names.get(account)
+        return f"{account} {name}" if name else account
 
     @property
     def total_calls(self) -> int:

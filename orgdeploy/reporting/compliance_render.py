@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -50,13 +51,16 @@ def _strategy(report: ComplianceReport) -> str:
     return f"{text}; {report.reason}" if report.reason else text
 
 
-def _summary_rows(groups: Sequence[GroupSummary], by: GroupBy) -> tuple[list[str], list[list[str]]]:
+def _summary_rows(
+    groups: Sequence[GroupSummary], by: GroupBy, report: ComplianceReport
+) -> tuple[list[str], list[list[str]]]:
     others = [name for name in ("rules", "accounts", "regions") if not name.startswith(by)]
     headers = [_GROUP_TITLES[by], *(["pack"] if by == "rule" else []), "resources", *others]
     body = [
-        [g.key, *([g.pack or "-"] if by == "rule" else []), str(g.resources), *(str(getattr(g, n)) for n in others)]
+        [report.who(g.key) if by == "account" else g.key, *([g.pack or "-"] if by == "rule" else []),
+         str(g.resources), *(str(getattr(g, n)) for n in others)]
         for g in groups
-    ]
+    ]  # fmt: skip
     return headers, body
 
 
@@ -78,13 +82,16 @@ def render_table(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
         lines.append("Nothing is non-compliant.")
     else:
         lines.append(f"Summary by {_GROUP_TITLES[group_by]}")
-        lines += _grid(*_summary_rows(summarise(report.rows, group_by), group_by))
+        lines += _grid(*_summary_rows(summarise(report.rows, group_by), group_by, report))
         lines.append("")
     if report.account_counts:
         lines.append("Rules per account as AWS Config counts them (capped at 25: ≥25 means at least 25)")
         lines += _grid(
             ["account", "non-compliant", "compliant"],
-            [[c.account, str(c.non_compliant_rules), str(c.compliant_rules)] for c in report.account_counts],
+            [
+                [report.who(c.account), str(c.non_compliant_rules), str(c.compliant_rules)]
+                for c in report.account_counts
+            ],
         )
         lines.append("")
     if report.rows:
@@ -92,7 +99,14 @@ def render_table(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
         annotated = report.annotations
         headers = ["account", "region", "resource type", "resource id", "rule", *(["annotation"] if annotated else [])]
         body = [
-            [r.account, r.region, r.resource_type, r.resource_id, r.rule, *([r.annotation or ""] if annotated else [])]
+            [
+                report.who(r.account),
+                r.region,
+                r.resource_type,
+                r.resource_id,
+                r.rule,
+                *([r.annotation or ""] if annotated else []),
+            ]
             for r in report.rows
         ]
         lines += _grid(headers, body)
@@ -124,7 +138,7 @@ def report_dict(report: ComplianceReport, group_by: GroupBy = "rule") -> dict[st
             for c in report.account_counts
         ],
         "source_problems": [vars(p) for p in report.source_problems],
-        "rows": [r.to_dict() for r in report.rows],
+        "rows": [r.to_dict(report.account_names.get(r.account)) for r in report.rows],
     }
 
 
@@ -137,7 +151,8 @@ def render_csv(report: ComplianceReport) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in report.rows:
-        writer.writerow({key: "" if value is None else value for key, value in row.to_dict().items()})
+        named = row.to_dict(report.account_names.get(row.account))
+        writer.writerow({key: "" if value is None else value for key, value in named.items()})
     return buffer.getvalue()
 
 
@@ -170,25 +185,40 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def shade(count: int, peak: int) -> float:
+    """A cell's opacity: logarithmic, so 1, 5 and 120 findings look different; empty cells stay white."""
+    if count <= 0:
+        return 0.0
+    return 0.15 + 0.85 * math.log1p(count) / math.log1p(max(peak, 1))
+
+
+def _swatch(count: int, peak: int) -> str:
+    return f'<td class="c" style="background:rgba(200,40,40,{shade(count, peak):.2f})">{count}</td>'
+
+
 def _heatmap_html(report: ComplianceReport) -> str:
     heat = heatmap(report.rows)
     if not heat.rules:
         return '<p class="note">Nothing is non-compliant.</p>'
     peak = max(heat.maximum, 1)
-    head = "".join(f'<th class="a">{_e(a)}</th>' for a in heat.accounts)
+    head = "".join(f'<th class="a">{_e(report.who(a))}</th>' for a in heat.accounts)
     rows = []
     for rule in heat.rules:
         cells = []
         for account in heat.accounts:
             count = heat.cells.get((rule, account), 0)
-            # Colour grows with the share of the busiest cell; empty cells stay white.
-            alpha = 0.0 if not count else 0.15 + 0.85 * count / peak
-            style = f"background:rgba(200,40,40,{alpha:.2f})"
-            title = f"{rule} in {account}: {count} non-compliant resources"
+            style = f"background:rgba(200,40,40,{shade(count, peak):.2f})"
+            title = f"{rule} in {report.who(account)}: {count} non-compliant resources"
             cells.append(f'<td class="c" style="{style}" title="{_e(title)}">{count or ""}</td>')
         rows.append(f"<tr><th>{_e(rule)}</th>{''.join(cells)}</tr>")
     head = f"<thead><tr><th>rule \\ account</th>{head}</tr></thead>"
-    return f'<table class="heat">{head}<tbody>{"".join(rows)}</tbody></table>'
+    steps = sorted({n for n in (1, 5, 25, 100, peak) if n <= peak})
+    legend = (
+        '<table class="heat legend"><tbody><tr><th>non-compliant resources (log scale)</th>'
+        + "".join(_swatch(n, peak) for n in steps)
+        + "</tr></tbody></table>"
+    )
+    return f'<table class="heat">{head}<tbody>{"".join(rows)}</tbody></table>{legend}'
 
 
 def render_html(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
@@ -203,7 +233,7 @@ def render_html(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
         items = "".join(f"<li>{_e(text)}</li>" for text in problems)
         parts.append(f'<p class="warn">Aggregator sources not up to date:</p><ul class="warn">{items}</ul>')
     if report.rows:
-        headers, body = _summary_rows(summarise(report.rows, group_by), group_by)
+        headers, body = _summary_rows(summarise(report.rows, group_by), group_by, report)
         parts += [f"<h2>Summary by {_e(_GROUP_TITLES[group_by])}</h2>", _html_table(headers, body, numeric=3)]
     parts += ["<h2>Non-compliant resources per rule and account</h2>", _heatmap_html(report)]
     if report.account_counts:
@@ -212,7 +242,10 @@ def render_html(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
             '<p class="note">Capped at 25: ≥25 means at least 25.</p>',
             _html_table(
                 ["account", "non-compliant rules", "compliant rules"],
-                [[c.account, str(c.non_compliant_rules), str(c.compliant_rules)] for c in report.account_counts],
+                [
+                    [report.who(c.account), str(c.non_compliant_rules), str(c.compliant_rules)]
+                    for c in report.account_counts
+                ],
                 numeric=2,
             ),
         ]
@@ -221,7 +254,7 @@ def render_html(report: ComplianceReport, group_by: GroupBy = "rule") -> str:
         if report.annotations:
             columns.append("annotation")
         body = [
-            [r.account, r.region, r.resource_type, r.resource_id, r.rule, r.raw_rule, r.pack or "",
+            [report.who(r.account), r.region, r.resource_type, r.resource_id, r.rule, r.raw_rule, r.pack or "",
              iso(r.evaluated_at) or "", *([r.annotation or ""] if report.annotations else [])]
             for r in report.rows
         ]  # fmt: skip

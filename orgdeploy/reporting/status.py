@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orgdeploy.planning.inventory import Inventory
@@ -14,6 +14,11 @@ class StatusReport:
     stack_sets: tuple[dict[str, Any], ...]
     stacks: tuple[dict[str, Any], ...]
     trusted_access: str
+    account_names: dict[str, str] = field(default_factory=dict)  # id -> "name (OU path)"
+
+    def who(self, account: str) -> str:
+        name = self.account_names.get(account)
+        return f"{account} {name}" if name else account
 
     @property
     def healthy(self) -> bool:
@@ -40,16 +45,25 @@ class StatusReport:
                 lines.append(f"  operation {operation['id']} {operation['action']} is {operation['status']}")
             for instance in stack_set["not_current"]:
                 lines.append(
-                    f"  {instance['account']} {instance['region']} {instance['status']}/{instance['detailed_status']}: "
+                    f"  {self.who(instance['account'])} {instance['region']} "
+                    f"{instance['status']}/{instance['detailed_status']}: "
                     f"{instance['reason'] or 'no reason given'}"
                 )
         for stack in self.stacks:
-            lines.append(f"stack {stack['name']} [{stack['account']} {stack['region']}]: {stack['status']}")
+            lines.append(f"stack {stack['name']} [{self.who(stack['account'])} {stack['region']}]: {stack['status']}")
         lines.append("healthy" if self.healthy else "NOT healthy: see the lines above")
         return "\n".join(lines)
 
 
+def account_labels(inventory: Inventory) -> dict[str, str]:
+    """id -> "name (OU path)" for the organization's accounts."""
+    org = inventory.organization
+    paths = {unit.id: unit.path for unit in org.units}
+    return {a.id: f"{a.name} ({paths.get(a.parent_id, 'Root')})" for a in org.accounts if a.name}
+
+
 def status_report(inventory: Inventory) -> StatusReport:
+    names = account_labels(inventory)
     stack_sets = []
     for stack_set in inventory.stack_sets:
         counts = Counter(
@@ -58,6 +72,7 @@ def status_report(inventory: Inventory) -> StatusReport:
         not_current = [
             {
                 "account": i.account,
+                "account_name": names.get(i.account),
                 "region": i.region,
                 "status": i.status,
                 "detailed_status": i.detailed_status,
@@ -78,6 +93,8 @@ def status_report(inventory: Inventory) -> StatusReport:
             }
         )
     stacks = tuple(
-        {"name": s.name, "account": s.account, "region": s.region, "status": s.status} for s in inventory.stacks
-    )
-    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access)
+        {"name": s.name, "account": s.account, "account_name": names.get(s.account), "region": s.region,
+         "status": s.status}
+        for s in inventory.stacks
+    )  # fmt: skip
+    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access, names)

@@ -211,7 +211,7 @@ def test_capped_counts_stay_capped(cli: Callable[..., CliResult], config_client:
     table = cli("report", "--group-by", "account")
     assert table.exit_code == 0, table.stderr
     line = next(line for line in table.stdout.splitlines() if line.startswith(SANDBOX_1) and "≥" in line)
-    assert line.split()[1] == "≥25"
+    assert re.match(rf"{SANDBOX_1} sandbox-1 \(Root/Sandbox\)\s+≥25\s", line), line
     report = json.loads(cli("report", "--output", "json").stdout)
     counts = {a["account"]: a["non_compliant_rules"] for a in report["accounts"]}
     assert counts[SANDBOX_1] == {"count": 25, "capped": True, "display": "≥25"}
@@ -300,7 +300,7 @@ def test_html_is_one_well_formed_page_with_no_external_reference(cli: Callable[.
     assert "s3-bucket-ssl-requests-only" in rules_in_heatmap
     assert not any(name and "conformance-pack-" in name for name in rules_in_heatmap)
     counts = {tr[0].text: tr[1].text for tr in root.iter("tr") if len(tr) == 3 and tr[0].tag == "td"}
-    assert counts[SANDBOX_1] == "≥25"
+    assert counts[f"{SANDBOX_1} sandbox-1 (Root/Sandbox)"] == "≥25"  # accounts named, from Organizations
 
 
 def test_json_and_csv_carry_every_column(cli: Callable[..., CliResult]) -> None:
@@ -481,4 +481,4 @@ def test_report_with_its_own_sandbox(config_dir: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Summary by rule" in result.stdout and "orgdeploy-baseline" in result.stdout
-    assert re.search(rf"^{SANDBOX_1}\s+≥25\s", result.stdout, re.MULTILINE)
+    assert re.search(rf"^{SANDBOX_1} sandbox-1 \(Root/Sandbox\)\s+≥25\s", result.stdout, re.MULTILINE)

@@ -17,6 +17,7 @@ from moto.config.models import config_backends
 from moto.organizations.models import organizations_backends
 from moto.utilities.utils import get_partition
 
+from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.compliance.evaluations import MemberRule, Result, current
 from orgdeploy.sandbox.compliance.managed_rules import COMPLIANT, NON_COMPLIANT, iso
 from orgdeploy.sandbox.compliance.recorded import RESOURCE_COMPLIANCE, ConfigItem, recorded, recorded_types
@@ -143,13 +144,15 @@ class AggregatorView:
         for account, region in self.places(hints.get("accountId"), hints.get("awsRegion")):
             kinds = recorded_types(account, region)
             if wanted is None or wanted & (kinds - {RESOURCE_COMPLIANCE}):
+                captured = iso(current().last_sync or clock.now())
                 for item in recorded(account, region):
-                    yield _item(account, region, item)
+                    yield _item(account, region, item, captured)
             if RESOURCE_COMPLIANCE in kinds and (wanted is None or RESOURCE_COMPLIANCE in wanted):
                 yield from _compliance_items(account, region, by_place.get((account, region), []))
 
 
-def _item(account: str, region: str, item: ConfigItem) -> dict[str, Any]:
+def _item(account: str, region: str, item: ConfigItem, captured: str) -> dict[str, Any]:
+    # The sandbox keeps no configuration history: an item is captured when Config last read it.
     return {
         "accountId": account,
         "awsRegion": region,
@@ -157,6 +160,7 @@ def _item(account: str, region: str, item: ConfigItem) -> dict[str, Any]:
         "resourceId": item.resource_id,
         "resourceName": item.resource_name,
         "arn": item.arn,
+        "configurationItemCaptureTime": captured,
         "tags": [{"key": k, "value": v} for k, v in sorted(item.tags.items())],
         "configuration": item.configuration,
     }

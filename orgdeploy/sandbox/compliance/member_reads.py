@@ -10,6 +10,7 @@ advanced query all see the same resources.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,33 @@ def _page(items: list[Any], token: Any, limit: Any, default: int, maximum: int) 
 
 def _no_rule(name: str) -> JsonRESTError:
     return JsonRESTError("NoSuchConfigRuleException", f"The ConfigRule '{name}' provided in the request is invalid.")
+
+
+def _configuration_item(item: dict[str, Any], *, full: bool) -> dict[str, Any]:
+    """A ConfigurationItem (full) or BaseConfigurationItem from an advanced-query item."""
+    found: dict[str, Any] = {
+        "version": "1.3",
+        "accountId": item["accountId"],
+        "configurationItemCaptureTime": item["configurationItemCaptureTime"],
+        "configurationItemStatus": "OK",
+        "configurationStateId": _state_id(item),
+        "arn": item["arn"],
+        "resourceType": item["resourceType"],
+        "resourceId": item["resourceId"],
+        "resourceName": item["resourceName"],
+        "awsRegion": item["awsRegion"],
+        "configuration": json.dumps(item["configuration"], sort_keys=True),
+        "supplementaryConfiguration": {},
+        "recordingFrequency": "CONTINUOUS",
+    }
+    if full:
+        found |= {"tags": {t["key"]: t["value"] for t in item["tags"]}, "relatedEvents": [], "relationships": []}
+    return found
+
+
+def _state_id(item: dict[str, Any]) -> str:
+    text = json.dumps([item["configuration"], item["tags"]], sort_keys=True)
+    return str(int(hashlib.sha256(text.encode()).hexdigest()[:12], 16))
 
 
 class MemberConfigReads:
@@ -220,6 +248,39 @@ class MemberConfigReads:
         ]
         page, token = _page(found, self._get_param("NextToken"), self._get_param("Limit"), 100, 100)
         return json.dumps({"ResourceIdentifiers": page, **({"NextToken": token} if token else {})})
+
+    def _aggregate_item(self, identifier: dict[str, Any]) -> dict[str, Any] | None:
+        for item in self._aggregate_items():
+            if (
+                item["accountId"] == identifier.get("SourceAccountId")
+                and item["awsRegion"] == identifier.get("SourceRegion")
+                and item["resourceType"] == identifier.get("ResourceType")
+                and item["resourceId"] == identifier.get("ResourceId")
+            ):
+                return item
+        return None
+
+    def get_aggregate_resource_config(self) -> str:
+        identifier = dict(self._get_param("ResourceIdentifier") or {})
+        item = self._aggregate_item(identifier)
+        if item is None:
+            raise JsonRESTError(
+                "ResourceNotDiscoveredException",
+                f"Resource {identifier.get('ResourceId')} of resourceType:{identifier.get('ResourceType')} is unknown "
+                "or has not been discovered",
+            )
+        return json.dumps({"ConfigurationItem": _configuration_item(item, full=True)})
+
+    def batch_get_aggregate_resource_config(self) -> str:
+        identifiers = list(self._get_param("ResourceIdentifiers") or [])
+        found, missing = [], []
+        for identifier in identifiers:
+            item = self._aggregate_item(identifier)
+            if item is None:
+                missing.append(identifier)
+            else:
+                found.append(_configuration_item(item, full=False))
+        return json.dumps({"BaseConfigurationItems": found, "UnprocessedResourceIdentifiers": missing})
 
     def get_aggregate_discovered_resource_counts(self) -> str:
         group, filters = self._get_param("GroupByKey"), dict(self._get_param("Filters") or {})
