@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from orgdeploy.aws.organizations import read_organization
+from orgdeploy.aws.organizations import account_names
 from orgdeploy.aws.permissions import DEPLOYERS, Need
 from orgdeploy.aws.retry import all_pages, error_code
 from orgdeploy.aws.session import AwsContext
@@ -37,18 +37,6 @@ class TimelineReader:
 
         events = all_pages(self.client, "filter_log_events", "events", **kwargs)
         return [(int(e["timestamp"]), str(e["message"])) for e in events]
-
-
-def _account_names(ctx: AwsContext) -> dict[str, str]:
-    """Account names make the table readable; a caller that may not list the organization gets ids only."""
-    try:
-        return {a.id: a.name for a in read_organization(ctx).accounts}
-    except AwsError:
-        return {}
-    except Exception as exc:
-        if not error_code(exc):
-            raise
-        return {}
 
 
 def read_timeline(ctx: AwsContext, config: Config, query: TimelineQuery, *, now: float | None = None) -> Timeline:
@@ -82,5 +70,5 @@ def read_timeline(ctx: AwsContext, config: Config, query: TimelineQuery, *, now:
         end=datetime.fromtimestamp(max(end, latest), UTC),
         log_group=log_group,
         hub=f"{hub} {region}",
-        account_names=_account_names(ctx),
+        account_names={a: name for a, (name, _) in account_names(ctx).items()},
     )

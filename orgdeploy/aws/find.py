@@ -5,26 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from orgdeploy.aws.compliance import ComplianceReader
-from orgdeploy.aws.organizations import read_organization
-from orgdeploy.aws.retry import error_code
+from orgdeploy.aws.organizations import account_names
 from orgdeploy.aws.session import AwsContext
-from orgdeploy.errors import AwsError
 from orgdeploy.reporting.find import FindQuery, Hit, compliance_expressions, hits_from
 from orgdeploy.reporting.rule_names import PackIndex
-
-
-def account_names(ctx: AwsContext) -> dict[str, tuple[str, str]]:
-    """account id -> (name, OU path); empty when the caller may not read the organization (ids are printed then)."""
-    try:
-        org = read_organization(ctx)
-    except AwsError:
-        return {}
-    except Exception as exc:
-        if not error_code(exc):
-            raise
-        return {}
-    paths = {unit.id: unit.path for unit in org.units}
-    return {a.id: (a.name, paths.get(a.parent_id, "Root")) for a in org.accounts}
 
 
 def find_resources(

@@ -70,3 +70,17 @@ def read_organization(ctx: AwsContext) -> Organization:
         units=tuple(units),
         accounts=tuple(sorted(accounts, key=lambda a: a.id)),
     )
+
+
+def account_names(ctx: AwsContext) -> dict[str, tuple[str, str]]:
+    """account id -> (name, OU path); empty when the caller may not read the organization (ids are printed then)."""
+    try:
+        org = read_organization(ctx)
+    except AwsError:
+        return {}
+    except Exception as exc:
+        if not error_code(exc):
+            raise
+        return {}
+    paths = {unit.id: unit.path for unit in org.units}
+    return {a.id: (a.name, paths.get(a.parent_id, "Root")) for a in org.accounts}

@@ -152,7 +152,8 @@ def inventory(
 
     Exit status: 0; 2 bad input.
     """
-    from orgdeploy.aws.find import account_names, resource_counts
+    from orgdeploy.aws.find import resource_counts
+    from orgdeploy.aws.organizations import account_names
 
     _check(aggregator, resource_type, None)
     loaded, _ = config_for_reading(config, aggregator=aggregator, region=aggregator_region or region)

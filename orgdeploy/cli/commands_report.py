@@ -169,7 +169,7 @@ def report(
     from dataclasses import replace
 
     from orgdeploy.aws.compliance import read_report
-    from orgdeploy.aws.find import account_names
+    from orgdeploy.aws.organizations import account_names
     from orgdeploy.errors import BadInputError
     from orgdeploy.reporting.compliance_render import render
     from orgdeploy.reporting.rule_names import PackIndex

@@ -44,7 +44,8 @@ def test_census_reports_every_seeded_quirk(
     assert locked["reachable"] is False and "AccessDenied" in locked["reason"]
     code, text, _ = cli(capsys, "census", "-c", str(config), "--endpoint-url", inprocess_sandbox.endpoint_url)
     line = next(line for line in text.splitlines() if line.startswith(FOREIGN))
-    assert line.split()[2:5] == [".", "f", "."]
+    # account, "name (OU path)", then one cell per Region and the service-linked role
+    assert line.split(")", 1)[1].split()[:3] == [".", "f", "."] and "dev-2 (Root/Workloads/Dev)" in line
     assert "unknown 183216448298: AccessDenied" in text
     # Trusted access for account.amazonaws.com is off in the seed: the Regions were asked of each account.
     assert "note: trusted access for the Account Management service (account.amazonaws.com) is off" in text

@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.config import urls as config_urls
-from moto.config.exceptions import InvalidLimitException, InvalidNextTokenException
 from moto.config.responses import ConfigResponse
 
 from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.compliance.aggregation import AggregatorView, rule_compliance
 from orgdeploy.sandbox.compliance.evaluations import Result, current
 from orgdeploy.sandbox.compliance.managed_rules import COMPLIANT, NON_COMPLIANT
-from orgdeploy.sandbox.compliance.member_reads import MemberConfigReads, evaluation_result
+from orgdeploy.sandbox.compliance.member_reads import MemberConfigReads, evaluation_result, page_of
 from orgdeploy.sandbox.compliance.query import InvalidExpressionException, run_query
 from orgdeploy.sandbox.state import STATE
 
@@ -49,15 +48,6 @@ def _capped(count: int, cap: int) -> dict[str, Any]:
     return {"CappedCount": min(count, cap), "CapExceeded": count > cap}
 
 
-def _page(items: list[Any], token: Any, limit: Any, default: int, maximum: int) -> tuple[list[Any], str | None]:
-    if limit and int(limit) > maximum:
-        raise InvalidLimitException(limit)
-    if token is not None and not str(token).isdigit():
-        raise InvalidNextTokenException()
-    first, size = int(token or 0), int(limit or default)
-    return items[first : first + size], str(first + size) if first + size < len(items) else None
-
-
 def _wanted(filters: dict[str, Any], **actual: str) -> bool:
     return all(filters.get(key, value) == value for key, value in actual.items())
 
@@ -73,7 +63,7 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         return AggregatorView.of(self.current_account, self.region, self._get_param("ConfigurationAggregatorName"))
 
     def _paged(self, key: str, items: list[Any], default: int, maximum: int, **extra: Any) -> str:
-        page, token = _page(items, self._get_param("NextToken"), self._get_param("Limit"), default, maximum)
+        page, token = page_of(items, self._get_param("NextToken"), self._get_param("Limit"), default, maximum)
         return json.dumps({key: page, **({"NextToken": token} if token else {}), **extra})
 
     def _grouped(
@@ -213,7 +203,7 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         key = self._key(view, "query", expression, current().last_sync)
         results, fields, aggregate = _cached(key, lambda: run_query(view.items, expression))
         limit = self._get_param("Limit") or self._get_param("MaxResults")
-        page, token = _page(results, self._get_param("NextToken"), limit, 500 if aggregate else 25, 100)
+        page, token = page_of(results, self._get_param("NextToken"), limit, 500 if aggregate else 25, 100)
         info = {"SelectFields": [{"Name": name} for name in fields]}
         return json.dumps({"Results": page, "QueryInfo": info, **({"NextToken": token} if token else {})})
 

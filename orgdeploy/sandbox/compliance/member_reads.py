@@ -43,7 +43,8 @@ def evaluation_result(rule: MemberRule, result: Result) -> dict[str, Any]:
     return found
 
 
-def _page(items: list[Any], token: Any, limit: Any, default: int, maximum: int) -> tuple[list[Any], str | None]:
+def page_of(items: list[Any], token: Any, limit: Any, default: int, maximum: int) -> tuple[list[Any], str | None]:
+    """One page of items for a NextToken and Limit (a numeric token: the offset), as Config pages them."""
     if limit and int(limit) > maximum:
         raise InvalidLimitException(limit)
     if token is not None and not str(token).isdigit():
@@ -201,7 +202,7 @@ class MemberConfigReads:
         if rule is None:
             raise _no_rule(name)
         results = [evaluation_result(rule, r) for r in self._results(rule) if not kinds or r.compliance in kinds]
-        page, token = _page(results, self._get_param("NextToken"), self._get_param("Limit"), 10, 100)
+        page, token = page_of(results, self._get_param("NextToken"), self._get_param("Limit"), 10, 100)
         return json.dumps({"EvaluationResults": page, **({"NextToken": token} if token else {})})
 
     def describe_organization_config_rules(self) -> str:
@@ -220,7 +221,7 @@ class MemberConfigReads:
             for i in recorded(self.current_account, self.region)
             if i.resource_type == kind and (not ids or i.resource_id in ids) and (not name or i.resource_name == name)
         ]
-        page, token = _page(found, self._get_param("nextToken"), self._get_param("limit"), 100, 100)
+        page, token = page_of(found, self._get_param("nextToken"), self._get_param("limit"), 100, 100)
         return json.dumps({"resourceIdentifiers": page, **({"nextToken": token} if token else {})})
 
     def _aggregate_items(self) -> list[dict[str, Any]]:
@@ -246,7 +247,7 @@ class MemberConfigReads:
             for i in self._aggregate_items()
             if i["resourceType"] == kind and all(i.get(keys[k]) == v for k, v in filters.items() if k in keys)
         ]
-        page, token = _page(found, self._get_param("NextToken"), self._get_param("Limit"), 100, 100)
+        page, token = page_of(found, self._get_param("NextToken"), self._get_param("Limit"), 100, 100)
         return json.dumps({"ResourceIdentifiers": page, **({"NextToken": token} if token else {})})
 
     def _aggregate_item(self, identifier: dict[str, Any]) -> dict[str, Any] | None:
