@@ -210,6 +210,8 @@ def clock(advance: AdvanceOption = None, endpoint_url: ClockEndpoint = None, as_
     if not endpoint_url:
         raise BadInputError("--endpoint-url (or AWS_ENDPOINT_URL) is needed: the URL `orgdeploy sandbox serve` printed")
     seconds = parse_duration(advance, "--advance").total_seconds() if advance is not None else None
+    if seconds is not None and seconds > 366 * 86400:
+        raise BadInputError(f"--advance {advance!r}: at most 366 days at a time")
     url = endpoint_url.rstrip("/") + "/orgdeploy-sandbox/clock"
     data = json.dumps({"advance": seconds}).encode() if seconds is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
