@@ -92,6 +92,7 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 # botocore errors a user can act on, by class name (botocore is not imported at start-up).
+_REFUSED = "AWS refused a call: {exc}; `orgdeploy permissions --role ROLE` prints what each role needs"
 _SDK_ERRORS = {
     "NoCredentialsError": ("no AWS credentials found: set AWS_PROFILE or pass --profile, or use --sandbox", 2),
     "PartialCredentialsError": ("incomplete AWS credentials: {exc}", 2),
@@ -100,6 +101,9 @@ _SDK_ERRORS = {
     "EndpointConnectionError": ("cannot reach AWS: {exc}", 1),
     "ConnectTimeoutError": ("cannot reach AWS: {exc}", 1),
     "ExpiredTokenException": ("the AWS credentials have expired; refresh them and run again", 1),
+    # A refusal names the call; `orgdeploy permissions` prints what each role needs.
+    "AccessDenied": (_REFUSED, 1),
+    "AccessDeniedException": (_REFUSED, 1),
 }
 
 

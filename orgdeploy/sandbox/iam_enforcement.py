@@ -20,8 +20,11 @@ handler permissions are checked against cfn-lint's schemas instead (tests/unit/t
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from moto import settings
@@ -29,6 +32,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.access_control import IAMPolicyStatement
 from moto.iam.models import iam_backends
 from moto.organizations.models import organizations_backends
+
+from orgdeploy.sandbox.throttle import StartResponse, WsgiApp, signing_service, throttling_error
 
 ADMIN_USER = "sandbox-admin"
 ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -93,3 +98,39 @@ def stop_enforcing() -> None:
 
 def enforcing() -> bool:
     return bool(settings.INITIAL_NO_AUTH_ACTION_COUNT == 0)
+
+
+_MESSAGE = re.compile(rb"<Message>(.*?)</Message>", re.DOTALL)
+
+
+class DenialsAsAwsSendsThem:
+    """moto writes its IAM refusals as query-protocol XML; a JSON-protocol service answers AccessDeniedException.
+
+    Without this, botocore cannot read the refusal of, say, Organizations, and reports a bare "403".
+    """
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not enforcing():
+            return self.app(environ, start_response)
+        captured: list[Any] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        body = b"".join(self.app(environ, keep))
+        status, headers = captured
+        protocol = throttling_error(signing_service(environ))[3]
+        if status.startswith("403") and b"AccessDenied" in body and protocol in {"json", "rest-json"}:
+            found = _MESSAGE.search(body)
+            message = html.unescape(found.group(1).decode()) if found else "Access denied"
+            body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+            kind = "application/json" if protocol == "rest-json" else "application/x-amz-json-1.1"
+            headers = [(k, v) for k, v in headers if k.lower() not in {"content-type", "content-length"}]
+            headers += [("Content-Type", kind), ("x-amzn-ErrorType", "AccessDeniedException")]
+            headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]

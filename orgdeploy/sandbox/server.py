@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from orgdeploy.sandbox.compliance.api import install_compliance_api
 from orgdeploy.sandbox.control import SandboxControl
+from orgdeploy.sandbox.iam_enforcement import DenialsAsAwsSendsThem
 from orgdeploy.sandbox.moto_fixes import install_moto_fixes
 from orgdeploy.sandbox.org.account_api import install_account_api
 from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
@@ -48,7 +49,8 @@ class SandboxServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         try:
-            app = SandboxControl(ThrottleMiddleware(DomainDispatcherApplication(create_backend_app)))
+            moto_app = DomainDispatcherApplication(create_backend_app)
+            app = SandboxControl(ThrottleMiddleware(DenialsAsAwsSendsThem(moto_app)))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as exc:  # e.g. the port is taken: moto's start() would wait for ever
             self._startup_error = exc

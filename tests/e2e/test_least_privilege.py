@@ -143,3 +143,4 @@ def test_a_run_without_one_needed_statement_fails_naming_the_call(
     code, _, err = cli(capsys, "plan", "-c", str(config), "--endpoint-url", enforced.endpoint_url)
     assert code == 1
     assert "DescribeOrganization" in err and "AccessDenied" in err
+    assert "orgdeploy permissions --role ROLE" in err  # where to look next
