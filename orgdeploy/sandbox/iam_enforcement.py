@@ -124,12 +124,14 @@ class DenialsAsAwsSendsThem:
         body = b"".join(self.app(environ, keep))
         status, headers = captured
         protocol = throttling_error(signing_service(environ))[3]
-        if status.startswith("403") and b"AccessDenied" in body and protocol in {"json", "rest-json"}:
+        xml = body.lstrip().startswith(b"<")
+        if status.startswith("403") and xml and b"AccessDenied" in body and protocol in {"json", "rest-json"}:
             found = _MESSAGE.search(body)
             message = html.unescape(found.group(1).decode()) if found else "Access denied"
             body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
             kind = "application/json" if protocol == "rest-json" else "application/x-amz-json-1.1"
-            headers = [(k, v) for k, v in headers if k.lower() not in {"content-type", "content-length"}]
+            dropped = {"content-type", "content-length", "x-amzn-errortype"}
+            headers = [(k, v) for k, v in headers if k.lower() not in dropped]
             headers += [("Content-Type", kind), ("x-amzn-ErrorType", "AccessDeniedException")]
             headers.append(("Content-Length", str(len(body))))
         start_response(status, headers)
