@@ -46,14 +46,13 @@ from orgdeploy.reporting.compliance import (
     SourceProblem,
     to_rows,
 )
+from orgdeploy.reporting.find import MAX_EXPRESSION, RESOURCE_COMPLIANCE
 from orgdeploy.reporting.rule_names import PackIndex
 
 Strategy = Literal["query", "rules", "auto"]
 # AWS publishes no TPS for these APIs; 10 calls a second per API stays under what accounts usually get.
 DEFAULT_RATE = 10.0
 DEFAULT_WORKERS = 8
-MAX_EXPRESSION = 4096
-RESOURCE_COMPLIANCE = "AWS::Config::ResourceCompliance"
 # Errors that mean "this query will not run here", not "this aggregator is broken".
 REFUSED_CODES = frozenset({"InvalidExpressionException", "ValidationException", "AccessDeniedException"})
 _NONCOMPLIANT_QUERY = (

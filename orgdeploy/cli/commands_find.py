@@ -21,10 +21,9 @@ from orgdeploy.cli.aws_options import (
     config_for_reading,
     deploy_into_sandbox,
 )
+from orgdeploy.cli.commands_report import ACCOUNT_ID, AGGREGATOR_NAME
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
 
-_AGGREGATOR = re.compile(r"^[\w-]{1,256}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
 _TYPE = re.compile(r"^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 
 AggregatorOption = Annotated[
@@ -58,11 +57,11 @@ class InventoryGroup(StrEnum):
 def _check(aggregator: str | None, resource_type: str | None, account: str | None) -> None:
     from orgdeploy.errors import BadInputError
 
-    if aggregator is not None and not _AGGREGATOR.match(aggregator):
+    if aggregator is not None and not AGGREGATOR_NAME.match(aggregator):
         raise BadInputError(f"--aggregator {aggregator!r}: 1 to 256 letters, digits, '_' or '-'")
     if resource_type is not None and not _TYPE.match(resource_type):
         raise BadInputError(f"--type {resource_type!r}: expected a resource type such as AWS::S3::Bucket")
-    if account is not None and not _ACCOUNT.match(account):
+    if account is not None and not ACCOUNT_ID.match(account):
         raise BadInputError(f"--account {account!r}: expected a 12-digit account id")
 
 

@@ -60,8 +60,8 @@ _SUFFIXES = {
     ".html": ReportOutput.html,
     ".htm": ReportOutput.html,
 }
-_AGGREGATOR = re.compile(r"^[\w-]{1,256}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
+AGGREGATOR_NAME = re.compile(r"^[\w-]{1,256}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def _where(rules: list[str], accounts: list[str], regions: list[str]) -> RowFilter:
@@ -75,7 +75,7 @@ def _where(rules: list[str], accounts: list[str], regions: list[str]) -> RowFilt
         except ValueError as exc:
             raise BadInputError(f"--rule {glob!r}: not a valid GLOB: {exc}") from None
     for account in accounts:
-        if not _ACCOUNT.match(account):
+        if not ACCOUNT_ID.match(account):
             raise BadInputError(f"--account {account!r}: expected a 12-digit account id")
     unknown = [r for r in regions if r not in known_regions()]
     if unknown:
@@ -177,7 +177,7 @@ def report(
     first_region = region[0] if region else None
     loaded, from_file = config_for_reading(config, aggregator=aggregator, region=aggregator_region or first_region)
     name = aggregator or loaded.aggregator.name
-    if not _AGGREGATOR.match(name):
+    if not AGGREGATOR_NAME.match(name):
         raise BadInputError(f"--aggregator {name!r}: 1 to 256 letters, digits, '_' or '-'")
     where = _where(rule or [], account or [], region or [])
     chosen = _report_format(output, out)

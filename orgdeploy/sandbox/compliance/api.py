@@ -21,7 +21,7 @@ from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.compliance.aggregation import AggregatorView, rule_compliance
 from orgdeploy.sandbox.compliance.evaluations import Result, current
 from orgdeploy.sandbox.compliance.managed_rules import COMPLIANT, NON_COMPLIANT
-from orgdeploy.sandbox.compliance.member_reads import MemberConfigReads, evaluation_result, page_of
+from orgdeploy.sandbox.compliance.member_reads import MemberConfigReads, capped, evaluation_result, page_of
 from orgdeploy.sandbox.compliance.query import InvalidExpressionException, run_query
 from orgdeploy.sandbox.state import STATE
 
@@ -42,10 +42,6 @@ def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
             del _ANSWERS[next(iter(_ANSWERS))]
         _ANSWERS[key] = found
     return found
-
-
-def _capped(count: int, cap: int) -> dict[str, Any]:
-    return {"CappedCount": min(count, cap), "CapExceeded": count > cap}
 
 
 def _wanted(filters: dict[str, Any], **actual: str) -> bool:
@@ -103,7 +99,7 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
                 ):
                     compliance = {
                         "ComplianceType": kind,
-                        **({"ComplianceContributorCount": _capped(failing, _RESOURCE_CAP)} if failing else {}),
+                        **({"ComplianceContributorCount": capped(failing, _RESOURCE_CAP)} if failing else {}),
                     }
                     found.append(
                         {
@@ -143,8 +139,8 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
 
         def summary(good: int, bad: int) -> dict[str, Any]:
             return {
-                "CompliantResourceCount": _capped(good, _RULE_CAP),
-                "NonCompliantResourceCount": _capped(bad, _RULE_CAP),
+                "CompliantResourceCount": capped(good, _RULE_CAP),
+                "NonCompliantResourceCount": capped(bad, _RULE_CAP),
                 "ComplianceSummaryTimestamp": now,
             }
 

@@ -53,6 +53,11 @@ def page_of(items: list[Any], token: Any, limit: Any, default: int, maximum: int
     return items[first : first + size], str(first + size) if first + size < len(items) else None
 
 
+def capped(count: int, cap: int) -> dict[str, Any]:
+    """A ComplianceContributorCount: AWS Config counts up to cap and says when it stopped."""
+    return {"CappedCount": min(count, cap), "CapExceeded": count > cap}
+
+
 def _no_rule(name: str) -> JsonRESTError:
     return JsonRESTError("NoSuchConfigRuleException", f"The ConfigRule '{name}' provided in the request is invalid.")
 
@@ -189,10 +194,7 @@ class MemberConfigReads:
             compliance: dict[str, Any] = {"ComplianceType": kind}
             failing = sum(1 for r in results if r.compliance == NON_COMPLIANT)
             if failing:
-                compliance["ComplianceContributorCount"] = {
-                    "CappedCount": min(failing, 100),
-                    "CapExceeded": failing > 100,
-                }
+                compliance["ComplianceContributorCount"] = capped(failing, 100)
             listed.append({"ConfigRuleName": rule.name, "Compliance": compliance})
         return json.dumps({"ComplianceByConfigRules": listed})
 
