@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from orgdeploy.aws.permissions import DEPLOYERS, Need
@@ -23,10 +25,11 @@ PERMISSIONS = (
             "config:DescribeConfigurationRecorders",
             "config:DescribeConfigurationRecorderStatus",
             "config:DescribeDeliveryChannels",
+            "config:DescribeDeliveryChannelStatus",
             "iam:GetRole",
         ),
         DEPLOYERS | {"member", "hub"},
-        "census: existing recorders, the service-linked role, enabled Regions",
+        "census and status: existing recorders and their status, delivery, the service-linked role, enabled Regions",
     ),
 )
 
@@ -63,8 +66,15 @@ def _opt_statuses(client: Any, **kwargs: str) -> dict[str, str]:
 
 
 def survey_account(
-    ctx: AwsContext, account: str, regions: list[str], *, management: str, orgdeploy_recorder: str
+    ctx: AwsContext,
+    account: str,
+    regions: list[str],
+    *,
+    management: str,
+    orgdeploy_recorder: str,
+    detail: bool = False,
 ) -> AccountFacts:
+    """What one account holds; with detail also each channel's last delivery (one more call per Region)."""
     try:
         off, in_account = _disabled_regions(ctx, account, regions, management=management)
         iam = ctx.client("iam", account=account)
@@ -77,35 +87,71 @@ def survey_account(
             has_role = False
         recorders = []
         for region in regions:
-            if region in off:
-                continue
-            config = ctx.client("config", region, account)
-            found = call_with_retries(config.describe_configuration_recorders).get("ConfigurationRecorders", [])
-            statuses = {
-                s["name"]: bool(s.get("recording"))
-                for s in call_with_retries(config.describe_configuration_recorder_status).get(
-                    "ConfigurationRecordersStatus", []
-                )
-            }
-            channels = call_with_retries(config.describe_delivery_channels).get("DeliveryChannels", [])
-            channel = channels[0]["name"] if channels else ""
-            for recorder in found:
-                name = recorder["name"]
-                group = recorder.get("recordingGroup", {})
-                fact = RecorderFact(
-                    name=name,
-                    owner=classify_recorder(name, orgdeploy_name=orgdeploy_recorder),
-                    recording=statuses.get(name, False),
-                    strategy=group.get("recordingStrategy", {}).get("useOnly", "")
-                    or ("ALL_SUPPORTED_RESOURCE_TYPES" if group.get("allSupported") else ""),
-                    global_types=bool(group.get("includeGlobalResourceTypes")),
-                    delivery_channel=channel,
-                )
-                recorders.append((region, fact))
+            if region not in off:
+                config = ctx.client("config", region, account)
+                recorders += [(region, fact) for fact in _recorders(config, orgdeploy_recorder, detail=detail)]
         return AccountFacts(account, True, "", has_role, tuple(recorders), off, regions_read_in_account=in_account)
     except Exception as exc:
         code = error_code(exc) or type(exc).__name__
         return AccountFacts(account, False, f"{code}: {exc}")
+
+
+def _recorders(config: Any, orgdeploy_recorder: str, *, detail: bool) -> list[RecorderFact]:
+    found = call_with_retries(config.describe_configuration_recorders).get("ConfigurationRecorders", [])
+    statuses = {
+        s["name"]: s
+        for s in call_with_retries(config.describe_configuration_recorder_status).get(
+            "ConfigurationRecordersStatus", []
+        )
+    }
+    channels = call_with_retries(config.describe_delivery_channels).get("DeliveryChannels", [])
+    channel = channels[0]["name"] if channels else ""
+    delivery = _last_delivery(config) if detail and channel else ""
+    facts = []
+    for recorder in found:
+        name = recorder["name"]
+        group = recorder.get("recordingGroup", {})
+        status = statuses.get(name, {})
+        error = " ".join(str(status.get(k) or "") for k in ("lastErrorCode", "lastErrorMessage")).strip()
+        stopped = status.get("lastStopTime")
+        facts.append(
+            RecorderFact(
+                name=name,
+                owner=classify_recorder(name, orgdeploy_name=orgdeploy_recorder),
+                recording=bool(status.get("recording")),
+                strategy=group.get("recordingStrategy", {}).get("useOnly", "")
+                or ("ALL_SUPPORTED_RESOURCE_TYPES" if group.get("allSupported") else ""),
+                global_types=bool(group.get("includeGlobalResourceTypes")),
+                delivery_channel=channel,
+                last_status=str(status.get("lastStatus") or ""),
+                last_error=error,
+                last_stop_time=_iso(stopped) if stopped else "",
+                recording_group=json.dumps(group, sort_keys=True),
+                recording_mode=json.dumps(recorder.get("recordingMode") or {}, sort_keys=True),
+                last_delivery=delivery,
+            )
+        )
+    return facts
+
+
+def _last_delivery(config: Any) -> str:
+    """The newest delivery attempt of the channel, as "history SUCCESS at 2026-12-02T06:00:00Z", or ""."""
+    found = call_with_retries(config.describe_delivery_channel_status).get("DeliveryChannelsStatus", [])
+    newest: tuple[str, str, str] | None = None
+    for status in found[:1]:
+        for kind in ("configHistoryDeliveryInfo", "configSnapshotDeliveryInfo"):
+            info = status.get(kind) or {}
+            when = info.get("lastAttemptTime")
+            if when is not None and (newest is None or _iso(when) > newest[2]):
+                newest = (kind.removeprefix("config").removesuffix("DeliveryInfo").lower(), info.get("lastStatus", ""),
+                          _iso(when))  # fmt: skip
+    return f"{newest[0]} {newest[1]} at {newest[2]}" if newest else ""
+
+
+def _iso(moment: Any) -> str:
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(moment)
 
 
 def survey(
@@ -116,9 +162,12 @@ def survey(
     management: str,
     orgdeploy_recorder: str,
     on_done: Callable[[AccountFacts], None] | None = None,
+    detail: bool = False,
 ) -> tuple[AccountFacts, ...]:
     def one(account: str) -> AccountFacts:
-        facts = survey_account(ctx, account, regions, management=management, orgdeploy_recorder=orgdeploy_recorder)
+        facts = survey_account(
+            ctx, account, regions, management=management, orgdeploy_recorder=orgdeploy_recorder, detail=detail
+        )
         if on_done:
             on_done(facts)
         return facts

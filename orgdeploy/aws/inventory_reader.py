@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -75,14 +76,33 @@ def read_stacks(ctx: AwsContext, places: list[Place]) -> tuple[StackState, ...]:
         return tuple(s for s in pool.map(one, places) if s is not None)
 
 
+def _every_tenth(say: Progress, total: int) -> Callable[[object], None]:
+    """A census callback that reports every tenth of the accounts read (thread-safe)."""
+    lock = threading.Lock()
+    done = [0]
+    step = max(1, total // 10)
+    if total < 50:
+        return lambda _facts: None  # a small census ends before a report would help
+
+    def one(_facts: object) -> None:
+        with lock:
+            done[0] += 1
+            if done[0] % step == 0 and done[0] < total:
+                say(f"surveyed {done[0]} of {total} accounts")
+
+    return one
+
+
 def read_inventory(
     ctx: AwsContext,
     config: Config,
     *,
     quota_override: Quotas | None = None,
     census: bool = True,
+    detail: bool = False,
     progress: Progress | None = None,
 ) -> Inventory:
+    """Everything the planner needs; census reads each targeted account, detail adds what `status` shows."""
     say = progress or (lambda _message: None)
     say("reading the organization")
     caller = ctx.caller_account
@@ -120,5 +140,7 @@ def read_inventory(
         list(config.regions),
         management=org.management_account_id,
         orgdeploy_recorder=naming.recorder_name(config),
+        on_done=_every_tenth(say, len(accounts)),
+        detail=detail,
     )
     return replace(inventory, facts=facts)

@@ -175,6 +175,9 @@ def _conditions(action: str, scope: Scope) -> Condition:
     return {}
 
 
+_OWN_RECORDER_ONLY = frozenset(f"config:{verb}ConfigurationRecorder" for verb in ("Put", "Start", "Stop", "Delete"))
+
+
 @cache
 def action_data() -> dict[str, dict[str, Any]]:
     """iam_actions.json: each action's access level and the resource ARN formats it can be scoped to."""
@@ -187,6 +190,9 @@ def resources_for(action: str, scope: Scope) -> tuple[str, ...]:
     """orgdeploy's own ARNs for the action, or ("*",) when IAM offers no resource type orgdeploy has."""
     if action == "sts:AssumeRole":
         return scope.assumable()
+    if action in _OWN_RECORDER_ONLY:
+        # Every recorder may be read, but orgdeploy writes only its own.
+        return (f"arn:{scope.partition}:config:*:*:configuration-recorder/{scope.prefix}-*/*",)
     arns = _arns(scope)
     formats = action_data().get(action, {}).get("resources", [])
     found = tuple(dict.fromkeys(arn for f in formats for arn in arns.get(f, ())))

@@ -10,13 +10,16 @@ from orgdeploy.aws import (
     org_setup,
     organizations,
     quotas,
+    recorders,
     stacks,
     stacksets,
 )
 from orgdeploy.aws.permissions import Need
 from orgdeploy.aws.stack_resources import handler_needs
 
-GATEWAYS = (organizations, stacksets, stacks, census, quotas, org_setup, buckets, events_log, compliance)
+GATEWAYS = (
+    organizations, stacksets, stacks, census, recorders, quotas, org_setup, buckets, events_log, compliance,
+)  # fmt: skip
 
 
 def all_needs() -> list[Need]:

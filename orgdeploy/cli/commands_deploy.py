@@ -188,11 +188,13 @@ def _apply_in(
 
 
 def _summary(ctx: Any, config: Any) -> str:
-    """What is deployed now, read back from AWS (not from what the run believes it did)."""
+    """What is deployed and recording now, read back from AWS (not from what the run believes it did)."""
     from orgdeploy.aws.inventory_reader import read_inventory
+    from orgdeploy.reporting.coverage import coverage_of
     from orgdeploy.reporting.status import status_report
 
-    return status_report(read_inventory(ctx, config, census=False)).to_text()
+    inventory = read_inventory(ctx, config, detail=True)
+    return status_report(inventory, coverage_of(config, inventory)).to_text()
 
 
 def bootstrap(

@@ -7,33 +7,65 @@ from typing import Annotated
 
 import typer
 
-from orgdeploy.cli.aws_options import AwsCliOptions, EndpointUrl, Profile, Region, Sandbox, aws_context, is_interactive
+from orgdeploy.cli.aws_options import (
+    AwsCliOptions,
+    EndpointUrl,
+    Profile,
+    Region,
+    Sandbox,
+    aws_context,
+    deploy_into_sandbox,
+    is_interactive,
+)
 from orgdeploy.cli.commands_deploy import Output, OutputOption, TimeoutOption, YesOption
 from orgdeploy.cli.common import DEFAULT_CONFIG, ConfigOption
+
+NoCoverage = Annotated[
+    bool,
+    typer.Option(
+        "--no-coverage",
+        help="Only orgdeploy's stack sets and stacks: skip reading each account's recorders (no calls in members).",
+    ),
+]
 
 
 def status(
     config: ConfigOption = DEFAULT_CONFIG,
     output: OutputOption = Output.text,
+    no_coverage: NoCoverage = False,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
     sandbox: Sandbox = False,
 ) -> None:
-    """Show what orgdeploy has deployed and whether it is healthy.
+    """Is AWS Config recording, as configured, everywhere it should? And is what orgdeploy deployed healthy?
 
-    Per stack set: instance counts by status, every instance that is not
-    CURRENT with its reason, and operations in flight; then the plain stacks.
-    Exit status 1 when anything is not healthy.
+    Coverage: for every targeted account and Region (read through census.role_name, eight
+    accounts at a time), the recorder there and whose it is, whether it records, its last
+    status and error, its channel's last delivery, and whether its recording group and mode
+    match the config. A pair is covered when a customer-managed recorder records there; for
+    orgdeploy's recorder also with the configured group and mode. A Region the account has not
+    enabled is not applicable. Then, per stack set: instance counts by status, every instance
+    that is not CURRENT with its reason, and operations in flight; then the plain stacks.
+
+    `orgdeploy update` starts stopped orgdeploy recorders and resets changed ones.
+
+    Exit status: 0 healthy and covered; 1 any pair not covered or anything deployed not healthy;
+    2 bad input.
     """
     from orgdeploy.aws.inventory_reader import read_inventory
     from orgdeploy.config.model import load_config
+    from orgdeploy.reporting.coverage import coverage_of
     from orgdeploy.reporting.status import status_report
 
     loaded = load_config(config)
     options = AwsCliOptions(profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox)
+    say = (lambda message: typer.echo(message, err=True)) if output is Output.text else None
     with aws_context(options, loaded) as ctx:
-        report = status_report(read_inventory(ctx, loaded, census=False))
+        if sandbox:
+            deploy_into_sandbox(ctx, loaded)
+        inventory = read_inventory(ctx, loaded, census=not no_coverage, detail=True, progress=say)
+        report = status_report(inventory, None if no_coverage else coverage_of(loaded, inventory))
     typer.echo(json.dumps(report.to_dict(), indent=2) if output is Output.json else report.to_text())
     if not report.healthy:
         raise typer.Exit(1)

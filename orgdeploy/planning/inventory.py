@@ -157,6 +157,14 @@ class RecorderFact:
     strategy: str = ""  # ALL_SUPPORTED_RESOURCE_TYPES | INCLUSION_BY_RESOURCE_TYPES | EXCLUSION_BY_RESOURCE_TYPES
     global_types: bool = False
     delivery_channel: str = ""
+    # The recorder's last status and error, when it last stopped, its recording group and mode as
+    # the Config API returns them (JSON), and (read for `status` only) the channel's last delivery.
+    last_status: str = ""
+    last_error: str = ""
+    last_stop_time: str = ""
+    recording_group: str = ""
+    recording_mode: str = ""
+    last_delivery: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ Action = Literal[
     "delete_stack_instances",
     "upload_artifact",
     "delete_bucket",
+    "repair_recorder",
     "verify",
 ]
 

@@ -15,6 +15,7 @@ from orgdeploy.planning.inventory import Inventory
 from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
 from orgdeploy.planning.packs import plan_pack_steps
 from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step, one_operation_at_a_time
+from orgdeploy.planning.repairs import repair_steps
 from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
 from orgdeploy.planning.stage import Desired, Stage
 from orgdeploy.planning.steps import Builder, instance_steps, stack_parameters, stack_set_step
@@ -245,6 +246,14 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     )
     management_steps = _management_stage(stage, bucket)
     _stop_on_conflicts(config, builder.skipped)
+    mended = {a.id for a in desired.targeted} | (
+        {org.management_account_id} if config.management_account.deploy else set()
+    )
+    repair_steps(
+        stage,
+        accounts=mended,
+        after={r: builder.present(*recorder_steps[r], management_steps.get(r)) for r in config.regions},
+    )
     stage.stack(
         template_key="aggregator",
         stack_name=naming.aggregator_stack(config),

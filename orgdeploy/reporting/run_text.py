@@ -45,4 +45,8 @@ def execution_text(result: ExecutionResult) -> str:
             lines.append(f"  {r.outcome.upper()} {r.step.id}: {r.message}")
             for failure in r.failures:
                 lines.append(f"    {failure.account} {failure.region} {failure.status}: {failure.reason}")
+    repaired = [r for r in result.results if r.step.action == "repair_recorder" and r.outcome == "succeeded"]
+    if repaired:
+        lines.append(f"Repaired {len(repaired)} recorder(s) that CloudFormation does not mend:")
+        lines += [f"  {r.step.account} {', '.join(r.step.regions)} {r.step.target}: {r.message}" for r in repaired]
     return "\n".join(lines)

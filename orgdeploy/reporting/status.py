@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orgdeploy.planning.inventory import Inventory
+from orgdeploy.reporting.coverage import Coverage
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class StatusReport:
     stacks: tuple[dict[str, Any], ...]
     trusted_access: str
     account_names: dict[str, str] = field(default_factory=dict)  # id -> "name (OU path)"
+    coverage: Coverage | None = None  # None: not read (status --no-coverage)
 
     def who(self, account: str) -> str:
         name = self.account_names.get(account)
@@ -22,6 +24,10 @@ class StatusReport:
 
     @property
     def healthy(self) -> bool:
+        return self.deployed_healthy and (self.coverage is None or self.coverage.complete)
+
+    @property
+    def deployed_healthy(self) -> bool:
         return not any(s["not_current"] or s["operations_in_flight"] for s in self.stack_sets) and all(
             s["status"].endswith("_COMPLETE") and "ROLLBACK" not in s["status"] for s in self.stacks
         )
@@ -29,9 +35,19 @@ class StatusReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "healthy": self.healthy,
+            "deployed_healthy": self.deployed_healthy,
             "trusted_access": self.trusted_access,
             "stack_sets": list(self.stack_sets),
             "stacks": list(self.stacks),
+            "coverage": None
+            if self.coverage is None
+            else {
+                "complete": self.coverage.complete,
+                "counts": self.coverage.counts(),
+                "places": [
+                    {**p.to_dict(), "account_name": self.account_names.get(p.account)} for p in self.coverage.places
+                ],
+            },
         }
 
     def to_text(self) -> str:
@@ -51,8 +67,56 @@ class StatusReport:
                 )
         for stack in self.stacks:
             lines.append(f"stack {stack['name']} [{self.who(stack['account'])} {stack['region']}]: {stack['status']}")
+        lines.extend(self._coverage_lines())
         lines.append("healthy" if self.healthy else "NOT healthy: see the lines above")
         return "\n".join(lines)
+
+    def _coverage_lines(self) -> list[str]:
+        if self.coverage is None:
+            return []
+        counts = self.coverage.counts()
+        total = sum(counts.values())
+        lines = [""]
+        if total <= TABLE_LIMIT:
+            lines += self._coverage_table()
+        else:
+            lines.append(f"({total} pairs: the lines below list those not covered; --output json lists every pair)")
+        lines.append(
+            f"coverage: {counts['covered']} of {total} account x Region pairs recording as configured, "
+            f"{counts['not covered']} not covered, {counts['not applicable']} not applicable"
+        )
+        for place in self.coverage.places:
+            if place.verdict != "covered":
+                label = "NOT COVERED" if place.verdict == "not covered" else "n/a"
+                lines.append(f"  {label} {self.who(place.account)} {place.region}: {place.reason}")
+        return lines
+
+    def _coverage_table(self) -> list[str]:
+        assert self.coverage is not None
+        rows = [COVERAGE_HEADER]
+        for p in self.coverage.places:
+            recording = "" if p.recording is None else ("yes" if p.recording else "NO")
+            matches = "" if p.group_matches is None else ("yes" if p.group_matches else "NO")
+            rows.append(
+                (self.who(p.account), p.region, p.recorder or "-", p.owner, recording, p.last_status,
+                 p.last_delivery or "-", matches)
+            )  # fmt: skip
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+COVERAGE_HEADER = (
+    "ACCOUNT",
+    "REGION",
+    "RECORDER",
+    "OWNER",
+    "RECORDING",
+    "LAST STATUS",
+    "LAST DELIVERY",
+    "AS CONFIGURED",
+)
+# Above this many pairs the text lists only the gaps.
+TABLE_LIMIT = 200
 
 
 def account_labels(inventory: Inventory) -> dict[str, str]:
@@ -62,7 +126,7 @@ def account_labels(inventory: Inventory) -> dict[str, str]:
     return {a.id: f"{a.name} ({paths.get(a.parent_id, 'Root')})" for a in org.accounts if a.name}
 
 
-def status_report(inventory: Inventory) -> StatusReport:
+def status_report(inventory: Inventory, coverage: Coverage | None = None) -> StatusReport:
     names = account_labels(inventory)
     stack_sets = []
     for stack_set in inventory.stack_sets:
@@ -97,4 +161,4 @@ def status_report(inventory: Inventory) -> StatusReport:
          "status": s.status}
         for s in inventory.stacks
     )  # fmt: skip
-    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access, names)
+    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access, names, coverage)

@@ -7,12 +7,14 @@ after a crash adopts the operation that already exists instead of repeating it.
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orgdeploy.aws.buckets import BucketsGateway
+from orgdeploy.aws.recorders import RecordersGateway
 from orgdeploy.aws.retry import error_code, poll
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StackFailed, StacksGateway
@@ -235,6 +237,15 @@ class Executor:
         assert step.account is not None
         removed = BucketsGateway(self.ctx, account=step.account, region=step.regions[0]).empty_and_delete(step.target)
         return StepResult(step, "succeeded", f"deleted ({removed} object version(s) removed)")
+
+    def _do_repair_recorder(self, step: Step) -> StepResult:
+        assert step.account is not None
+        values = dict(step.parameters)
+        gateway = RecordersGateway(self.ctx, account=step.account, region=step.regions[0])
+        mended = gateway.mend(
+            step.target, group=json.loads(values["RecordingGroup"]), mode=json.loads(values["RecordingMode"])
+        )
+        return StepResult(step, "succeeded", mended.describe())
 
     def _do_verify(self, step: Step) -> StepResult:
         """Read every instance back; any not CURRENT and SUCCEEDED fails the run."""

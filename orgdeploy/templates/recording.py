@@ -65,3 +65,66 @@ def recording_mode(recording: Recording, *, home: bool) -> dict[str, Any]:
     if overrides:
         mode["RecordingModeOverrides"] = overrides
     return mode
+
+
+def as_api(value: Any) -> Any:
+    """CloudFormation's PascalCase keys as the Config API's camelCase (RecordingGroup -> recordingGroup)."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: as_api(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_api(item) for item in value]
+    return value
+
+
+def _canonical_group(group: dict[str, Any]) -> dict[str, Any]:
+    """The recording group with AWS's defaults filled in and lists sorted, so equal groups compare equal."""
+    all_supported = bool(group.get("allSupported"))
+    types = sorted(group.get("resourceTypes") or [])
+    strategy = (group.get("recordingStrategy") or {}).get("useOnly") or (
+        "ALL_SUPPORTED_RESOURCE_TYPES" if all_supported else "INCLUSION_BY_RESOURCE_TYPES"
+    )
+    return {
+        "allSupported": all_supported,
+        "includeGlobalResourceTypes": bool(group.get("includeGlobalResourceTypes")),
+        "resourceTypes": types,
+        "exclusionByResourceTypes": sorted((group.get("exclusionByResourceTypes") or {}).get("resourceTypes") or []),
+        "recordingStrategy": strategy,
+    }
+
+
+def _canonical_mode(mode: dict[str, Any]) -> dict[str, Any]:
+    overrides = sorted(
+        (str(o.get("recordingFrequency")), tuple(sorted(o.get("resourceTypes") or [])))
+        for o in mode.get("recordingModeOverrides") or []
+    )
+    return {
+        "recordingFrequency": mode.get("recordingFrequency") or "CONTINUOUS",
+        "recordingModeOverrides": [f"{types} {frequency}" for frequency, types in overrides],
+    }
+
+
+def recording_differences(
+    recording: Recording, *, home: bool, group: dict[str, Any], mode: dict[str, Any]
+) -> list[str]:
+    """How a recorder's group and mode (as the Config API describes them) differ from what the config renders.
+
+    Empty when they match; each entry reads "recordingGroup.allSupported is false, expected true".
+    """
+    pairs = [
+        ("recordingGroup", _canonical_group(group), _canonical_group(as_api(recording_group(recording, home=home)))),
+        ("recordingMode", _canonical_mode(mode), _canonical_mode(as_api(recording_mode(recording, home=home)))),
+    ]
+    found = []
+    for prefix, actual, wanted in pairs:
+        for key, expected in wanted.items():
+            if actual[key] != expected:
+                found.append(f"{prefix}.{key} is {_show(actual[key])}, expected {_show(expected)}")
+    return found
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
+    return str(value)

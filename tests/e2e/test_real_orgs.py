@@ -252,7 +252,7 @@ def test_permissions_cover_every_call_of_a_full_run(
         ["destroy", "--yes"],
     ):
         code, _, err = cli(capsys, *args, "-c", str(config), "--endpoint-url", endpoint)
-        assert code == 0, (args, err)
+        assert code == (1 if args == ["status"] else 0), (args, err)  # status: the foreign recorder
     management = set(actions_for("management", all_needs()))
     member = set(actions_for("member", all_needs()))
     missing = set()

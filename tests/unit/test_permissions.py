@@ -110,8 +110,18 @@ def test_write_actions_name_orgdeploys_own_resources(tmp_path: Path) -> None:
                 service = action.split(":", 1)[0]
                 if service in SCOPED_SERVICES and data[action]["access"] in WRITE_LEVELS and data[action]["resources"]:
                     assert statement["Resource"] != "*", (role, action)
-    # The census role can assume nothing and change nothing; only the deployers may assume, and only two roles.
-    assert all(data[a]["access"] in {"Read", "List"} for a in _actions(_policies(scope)["member"]))
+    # The census role can assume nothing and change nothing but orgdeploy's own recorder (update mends it);
+    # only the deployers may assume, and only two roles.
+    member = _policies(scope)["member"]
+    writes = {a for a in _actions(member) if data[a]["access"] not in {"Read", "List"}}
+    assert writes == {"config:PutConfigurationRecorder", "config:StartConfigurationRecorder", "iam:PassRole"}
+    for statement in member["Statement"]:
+        if set(statement["Action"]) & writes - {"iam:PassRole"}:
+            assert statement["Resource"] == "arn:aws:config:*:*:configuration-recorder/orgdeploy-*/*"
+        if "iam:PassRole" in statement["Action"]:
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": ["config.amazonaws.com", "events.amazonaws.com"]}
+            }
     assert resources_for("sts:AssumeRole", scope) == ("arn:aws:iam::*:role/OrganizationAccountAccessRole",)
     assert "sts:AssumeRole" not in _actions(_policies(scope)["hub"])
 

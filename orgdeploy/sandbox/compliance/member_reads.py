@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from moto.config.exceptions import InvalidLimitException, InvalidNextTokenException
 from moto.config.models import ConfigBackend, config_backends
 from moto.core.exceptions import JsonRESTError
+from moto.iam.models import iam_backends
 
 from orgdeploy.sandbox.compliance.aggregation import AggregatorView, rule_compliance
 from orgdeploy.sandbox.compliance.evaluations import MemberRule, Result, current
@@ -110,6 +111,17 @@ class MemberConfigReads:
         for rule in self._rules():
             packs.setdefault(rule.member_pack, []).append(rule)
         return packs
+
+    def describe_configuration_recorder_status(self) -> str:
+        found = json.loads(super().describe_configuration_recorder_status())  # type: ignore[misc]
+        backend: ConfigBackend = config_backends[self.current_account][self.region]
+        roles = {role.arn for role in iam_backends[self.current_account]["aws"].roles.values()}
+        for status in found["ConfigurationRecordersStatus"]:
+            recorder = backend.recorders.get(status["name"])
+            # A recorder records once it runs with a role that exists; moto leaves every one PENDING.
+            if recorder is not None and status.get("recording") and recorder.role_arn in roles:
+                status["lastStatus"] = "SUCCESS"
+        return json.dumps(found)
 
     def describe_delivery_channel_status(self) -> str:
         backend: ConfigBackend = config_backends[self.current_account][self.region]
