@@ -6,6 +6,7 @@ from orgdeploy.aws import (
     buckets,
     census,
     compliance,
+    drift,
     events_log,
     org_setup,
     organizations,
@@ -18,7 +19,7 @@ from orgdeploy.aws.permissions import Need
 from orgdeploy.aws.stack_resources import handler_needs
 
 GATEWAYS = (
-    organizations, stacksets, stacks, census, recorders, quotas, org_setup, buckets, events_log, compliance,
+    organizations, stacksets, stacks, census, recorders, drift, quotas, org_setup, buckets, events_log, compliance,
 )  # fmt: skip
 
 

@@ -180,6 +180,35 @@ class StackSetsGateway:
             )
         ]
 
+    def drifted_instances(self, name: str) -> tuple[StackInstance, ...]:
+        """Instances the newest drift detection found DRIFTED."""
+        found = self._pages(
+            "list_stack_instances",
+            "Summaries",
+            StackSetName=name,
+            Filters=[{"Name": "DRIFT_STATUS", "Values": "DRIFTED"}],
+        )
+        return tuple(StackInstance(i["Account"], i["Region"], i["Status"], "") for i in found)
+
+    def resource_drifts(self, name: str, operation_id: str, account: str, region: str) -> list[dict[str, Any]]:
+        """The instance's MODIFIED and DELETED resources (botocore has no paginator for this call)."""
+        found: list[dict[str, Any]] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self._call(
+                "list_stack_instance_resource_drifts",
+                StackSetName=name,
+                OperationId=operation_id,
+                StackInstanceAccount=account,
+                StackInstanceRegion=region,
+                StackInstanceResourceDriftStatuses=["MODIFIED", "DELETED"],
+                **token,
+            )
+            found += page.get("Summaries", [])
+            if not page.get("NextToken"):
+                return found
+            token = {"NextToken": page["NextToken"]}
+
     def delete_stack_set(self, name: str) -> None:
         try:
             self._call("delete_stack_set", StackSetName=name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,10 +29,22 @@ NoCoverage = Annotated[
 ]
 
 
+DriftOption = Annotated[
+    bool,
+    typer.Option(
+        "--drift",
+        help="Also run DetectStackSetDrift on orgdeploy's stack sets and list each drifted instance's changed "
+        "properties (one StackSets operation per stack set; it takes a while).",
+    ),
+]
+
+
 def status(
     config: ConfigOption = DEFAULT_CONFIG,
     output: OutputOption = Output.text,
     no_coverage: NoCoverage = False,
+    drift: DriftOption = False,
+    timeout: TimeoutOption = 1800.0,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
@@ -48,7 +60,9 @@ def status(
     enabled is not applicable. Then, per stack set: instance counts by status, every instance
     that is not CURRENT with its reason, and operations in flight; then the plain stacks.
 
-    `orgdeploy update` starts stopped orgdeploy recorders and resets changed ones.
+    With --drift, CloudFormation's drift detection runs on every orgdeploy stack set first, and
+    each drifted instance is listed with its changed properties. `orgdeploy update` starts stopped
+    orgdeploy recorders and puts changed ones back.
 
     Exit status: 0 healthy and covered; 1 any pair not covered or anything deployed not healthy;
     2 bad input.
@@ -65,10 +79,23 @@ def status(
         if sandbox:
             deploy_into_sandbox(ctx, loaded)
         inventory = read_inventory(ctx, loaded, census=not no_coverage, detail=True, progress=say)
-        report = status_report(inventory, None if no_coverage else coverage_of(loaded, inventory))
+        drifts = _detect_drift(ctx, loaded, inventory, timeout, say) if drift else None
+        report = status_report(inventory, None if no_coverage else coverage_of(loaded, inventory), drifts)
     typer.echo(json.dumps(report.to_dict(), indent=2) if output is Output.json else report.to_text())
     if not report.healthy:
         raise typer.Exit(1)
+
+
+def _detect_drift(ctx: Any, config: Any, inventory: Any, timeout: float, say: Any) -> Any:
+    from orgdeploy.aws.drift import detect_drift
+    from orgdeploy.aws.stacksets import StackSetsGateway
+    from orgdeploy.planning.steps import operation_preferences
+
+    gateway = StackSetsGateway(ctx, region=config.home_region, call_as=config.admin.call_as)
+    names = [s.name for s in inventory.stack_sets if s.instances]
+    return detect_drift(
+        gateway, names, preferences=operation_preferences(config), timeout=timeout, say=say or (lambda _m: None)
+    )
 
 
 def destroy(

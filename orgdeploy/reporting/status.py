@@ -8,6 +8,7 @@ from typing import Any
 
 from orgdeploy.planning.inventory import Inventory
 from orgdeploy.reporting.coverage import Coverage
+from orgdeploy.reporting.drift import DriftReport
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class StatusReport:
     trusted_access: str
     account_names: dict[str, str] = field(default_factory=dict)  # id -> "name (OU path)"
     coverage: Coverage | None = None  # None: not read (status --no-coverage)
+    drift: DriftReport | None = None  # None: not detected (status without --drift)
 
     def who(self, account: str) -> str:
         name = self.account_names.get(account)
@@ -24,7 +26,8 @@ class StatusReport:
 
     @property
     def healthy(self) -> bool:
-        return self.deployed_healthy and (self.coverage is None or self.coverage.complete)
+        covered = self.coverage is None or self.coverage.complete
+        return self.deployed_healthy and covered and (self.drift is None or self.drift.clean)
 
     @property
     def deployed_healthy(self) -> bool:
@@ -39,6 +42,7 @@ class StatusReport:
             "trusted_access": self.trusted_access,
             "stack_sets": list(self.stack_sets),
             "stacks": list(self.stacks),
+            "drift": None if self.drift is None else self.drift.to_dict(),
             "coverage": None
             if self.coverage is None
             else {
@@ -68,6 +72,8 @@ class StatusReport:
         for stack in self.stacks:
             lines.append(f"stack {stack['name']} [{self.who(stack['account'])} {stack['region']}]: {stack['status']}")
         lines.extend(self._coverage_lines())
+        if self.drift is not None:
+            lines.extend(self.drift.lines(self.who))
         lines.append("healthy" if self.healthy else "NOT healthy: see the lines above")
         return "\n".join(lines)
 
@@ -126,7 +132,9 @@ def account_labels(inventory: Inventory) -> dict[str, str]:
     return {a.id: f"{a.name} ({paths.get(a.parent_id, 'Root')})" for a in org.accounts if a.name}
 
 
-def status_report(inventory: Inventory, coverage: Coverage | None = None) -> StatusReport:
+def status_report(
+    inventory: Inventory, coverage: Coverage | None = None, drift: DriftReport | None = None
+) -> StatusReport:
     names = account_labels(inventory)
     stack_sets = []
     for stack_set in inventory.stack_sets:
@@ -161,4 +169,4 @@ def status_report(inventory: Inventory, coverage: Coverage | None = None) -> Sta
          "status": s.status}
         for s in inventory.stacks
     )  # fmt: skip
-    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access, names, coverage)
+    return StatusReport(tuple(stack_sets), stacks, inventory.trusted_access, names, coverage, drift)

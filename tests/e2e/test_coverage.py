@@ -96,6 +96,23 @@ def test_update_starts_a_stopped_recorder_and_resets_a_changed_group(
     assert "orgdeploy's) is not recording" in gaps[(stopped, "eu-west-1")]
     assert "recordingGroup.allSupported is false, expected true" in gaps[(changed, "us-east-1")]
 
+    # CloudFormation's drift detection sees the changed group, property by property; a stopped recorder is no drift.
+    code, out, err = cli(capsys, "status", "--drift", "-c", str(config), "--endpoint-url", endpoint, "-o", "json")
+    drift = json.loads(out)["drift"]
+    [resource] = drift["drifted"]
+    assert (resource["account"], resource["region"], resource["status"]) == (changed, "us-east-1", "MODIFIED")
+    assert (
+        resource["stack_set"] == "orgdeploy-recorder"
+        and resource["resource_type"] == "AWS::Config::ConfigurationRecorder"
+    )
+    assert {
+        "path": "/RecordingGroup/AllSupported",
+        "expected": "true",
+        "actual": "false",
+        "kind": "NOT_EQUAL",
+    } in resource["changes"]
+    assert drift["instances_checked"] >= 20 and drift["failed"] == []
+
     code, out, err = cli(capsys, "update", "--yes", "-c", str(config), "--endpoint-url", endpoint)
     assert code == 0, err
     assert "Repaired 2 recorder(s)" in out
@@ -106,8 +123,10 @@ def test_update_starts_a_stopped_recorder_and_resets_a_changed_group(
     ][0]["recording"]
     group = changing.describe_configuration_recorders()["ConfigurationRecorders"][0]["recordingGroup"]
     assert group["allSupported"] is True and group["includeGlobalResourceTypes"] is True
-    _, document = _status(capsys, config, endpoint)
+    code, out, _ = cli(capsys, "status", "--drift", "-c", str(config), "--endpoint-url", endpoint, "-o", "json")
+    document = json.loads(out)
     assert {(a, r) for a, r, _ in _gaps(document)} == {_foreign(inprocess_sandbox)}
+    assert document["drift"]["drifted"] == []
     # Mended: a second update has nothing to do.
     code, out, _ = cli(capsys, "plan", "-c", str(config), "--endpoint-url", endpoint)
     assert code == 0 and "repair-" not in out

@@ -115,6 +115,8 @@ class SandboxStackInstance:
         self.detailed_status = "PENDING"
         self.status_reason: str | None = None
         self.last_operation_id: str | None = None
+        self.drift_status = "NOT_CHECKED"
+        self.last_drift_check: float | None = None
 
     def summary(self, stackset_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -123,7 +125,8 @@ class SandboxStackInstance:
             "Account": self.account_id,
             "Status": self.status,
             "StackInstanceStatus": {"DetailedStatus": self.detailed_status},
-            "DriftStatus": "NOT_CHECKED",
+            "DriftStatus": self.drift_status,
+            **({"LastDriftCheckTimestamp": timestamp(self.last_drift_check)} if self.last_drift_check else {}),
         }
         optional = {
             "StackId": self.stack_id,
@@ -158,6 +161,8 @@ class Operation:
     results: list[Result] = field(default_factory=list)
     status_reason: str | None = None
     prerequisites: list[Operation] = field(default_factory=list)
+    # DETECT_DRIFT: each instance's resource drifts, as ListStackInstanceResourceDrifts returns them.
+    drifts: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     # Started by auto-deployment rather than by a caller.
     automatic: bool = False
     # Creation order across all stack sets (timestamps can tie).

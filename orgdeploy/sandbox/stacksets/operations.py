@@ -13,9 +13,10 @@ import itertools
 import time
 from typing import Any
 
-from moto.cloudformation.models import CloudFormationBackend, StackSet
+from moto.cloudformation.models import CloudFormationBackend, StackSet, cloudformation_backends
 
 from orgdeploy.sandbox.stacksets.deploy import deploy, describe_error, remove
+from orgdeploy.sandbox.stacksets.drift import resource_drifts
 from orgdeploy.sandbox.stacksets.model import (
     InvalidOperationException,
     Operation,
@@ -29,6 +30,7 @@ from orgdeploy.sandbox.stacksets.model import (
     find_instance,
     instances,
     live_stacksets,
+    timestamp,
 )
 from orgdeploy.sandbox.stacksets.targets import (
     account_status,
@@ -105,7 +107,7 @@ def start(
         automatic=automatic,
         seq=next(_SEQUENCE),
     )
-    for target in targets:
+    for target in targets if action != "DETECT_DRIFT" else []:  # drift detection leaves instances as they are
         instance = find_instance(stackset, target.account, target.region)
         if instance is None:
             instance = SandboxStackInstance(target.account, target.region, target.ou)
@@ -185,7 +187,7 @@ def _ready_at(op: Operation) -> float | None:
 
 def _begin(op: Operation, at: float) -> None:
     op.status, op.started_at = "RUNNING", at
-    for target in op.targets:
+    for target in op.targets if op.action != "DETECT_DRIFT" else []:
         instance = find_instance(op.stackset, target.account, target.region)
         if instance is not None:
             instance.detailed_status = "RUNNING"
@@ -251,7 +253,22 @@ def _cancel(op: Operation, target: Target, reason: str) -> Result:
     return Result(target, "CANCELLED", reason)
 
 
+def _detect_drift(op: Operation, target: Target, at: float) -> Result:
+    instance = find_instance(op.stackset, target.account, target.region)
+    backend = cloudformation_backends[target.account][target.region]
+    stack = backend.stacks.get(instance.stack_id) if instance is not None and instance.stack_id else None
+    if instance is None or stack is None:
+        return Result(target, "FAILED", "The stack instance has no stack to check")
+    drifts = resource_drifts(stack, target.account, target.region, timestamp(at))
+    op.drifts[(target.account, target.region)] = drifts
+    modified = any(d["StackResourceDriftStatus"] in {"MODIFIED", "DELETED"} for d in drifts)
+    instance.drift_status, instance.last_drift_check = ("DRIFTED" if modified else "IN_SYNC"), at
+    return Result(target, "SUCCEEDED")
+
+
 def _apply(op: Operation, target: Target) -> Result:
+    if op.action == "DETECT_DRIFT":
+        return _detect_drift(op, target, time.time())
     instance = find_instance(op.stackset, target.account, target.region)
     if instance is None:
         if op.action == "DELETE":

@@ -326,7 +326,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
             and (region is None or i.region_name == region)
             and filters.get("DETAILED_STATUS") in (None, i.detailed_status)
             and filters.get("LAST_OPERATION_ID") in (None, i.last_operation_id)
-            and filters.get("DRIFT_STATUS") in (None, "NOT_CHECKED")
+            and filters.get("DRIFT_STATUS") in (None, i.drift_status)
         ]
         return self._page([i.summary(stackset.id) for i in chosen], "Summaries")
 
@@ -355,10 +355,35 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         summaries = [{"OrganizationalUnitId": ou, "Regions": list(ex.regions)} for ou in ex.ou_ids] if enabled else []
         return self._page(summaries, "Summaries")
 
+    def detect_stack_set_drift(self) -> ActionResult:
+        """A DETECT_DRIFT operation over every instance; it queues and takes time like any other."""
+        stackset = self._stackset()
+        targets = [Target(i.account_id, i.region_name, i.organizational_unit_id) for i in instances(stackset)]
+        return self._start_operation(stackset, "DETECT_DRIFT", targets)
+
+    def _start_operation(self, stackset: StackSet, action: str, targets: list[Target]) -> ActionResult:
+        operation_id = self._operation_id()
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action=action,
+            targets=targets,
+            operation_id=operation_id,
+            preferences=self._preferences(),
+        )
+        return ActionResult({"OperationId": operation_id})
+
     def list_stack_instance_resource_drifts(self) -> ActionResult:
-        # The operation must exist; no drift detection runs in the sandbox, so it found no drifted resource.
-        operations.find_operation(self._stackset(), self._get_param("OperationId"))
-        return ActionResult({"Summaries": []})
+        op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
+        if op.action != "DETECT_DRIFT":
+            raise ValidationError(message=f"Operation {op.operation_id} is not a drift detection operation")
+        account = self._get_param("StackInstanceAccount")
+        region = self._get_param("StackInstanceRegion")
+        wanted = set(self._get_param("StackInstanceResourceDriftStatuses") or [])
+        found = [
+            d for d in op.drifts.get((account, region), []) if not wanted or d["StackResourceDriftStatus"] in wanted
+        ]
+        return self._page(found, "Summaries")
 
     def stop_stack_set_operation(self) -> ActionResult:
         operations.stop(self._stackset(), self._get_param("OperationId"))
