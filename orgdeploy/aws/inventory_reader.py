@@ -8,12 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from orgdeploy.aws.census import survey
+from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.organizations import read_organization
 from orgdeploy.aws.quotas import read_quotas
 from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
 from orgdeploy.config.model import Config
+from orgdeploy.planning.guard import guard_targets
 from orgdeploy.planning.inventory import Inventory, Quotas, StackSetState, StackState
 from orgdeploy.planning.notifications import hub_locations
 from orgdeploy.planning.preflight import check_caller
@@ -118,6 +120,8 @@ def read_inventory(
     stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id, active))
     stacks += read_stacks(ctx, _old_hubs(config, stack_sets, stacks))
     stacks += read_stacks(ctx, _other_pack_stacks(ctx, config, caller, stacks))
+    say("reading the guard policy")
+    guard = GuardGateway(ctx).read(naming.guard_policy(config), guard_targets(config, org), wanted=config.guard.enabled)
     quotas = quota_override or read_quotas(ctx, config.home_region)
     inventory = Inventory(
         caller_account=caller,
@@ -127,6 +131,7 @@ def read_inventory(
         stacks=stacks,
         quotas=quotas,
         stack_set_count=gateway.count_stack_sets(),
+        guard=guard,
     )
     if not census:
         return inventory

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.permissions import (
     DELEGATED_PRINCIPALS,
     SERVICE_ACCESS,
@@ -38,9 +39,14 @@ class SetupItem:
         return {"what": self.what, "changed": self.changed}
 
 
-def org_setup(ctx: AwsContext, *, home_region: str, delegated_admin: str | None) -> list[SetupItem]:
+def org_setup(
+    ctx: AwsContext, *, home_region: str, delegated_admin: str | None, guard: bool = False
+) -> list[SetupItem]:
     """Idempotent: each item says whether it was changed now or already in place."""
     items = []
+    if guard:
+        changed = GuardGateway(ctx).enable_scps()
+        items.append(SetupItem("service control policies enabled on the root (for guard)", changed))
     stacksets = StackSetsGateway(ctx, region=home_region, call_as="SELF")
     if stacksets.organizations_access() == "ENABLED":
         items.append(SetupItem("StackSets trusted access with Organizations", False))

@@ -136,6 +136,16 @@ def _arns(scope: Scope) -> dict[str, tuple[str, ...]]:
             f"arn:{p}:logs:*:*:log-group:/aws/events/{name}",
             f"arn:{p}:logs:*:*:log-group:/aws/events/{name}:*",
         ),
+        # The guard's policy (ids are made up by AWS), and the roots and OUs it is attached to.
+        "arn:${Partition}:organizations::${Account}:policy/o-${OrganizationId}/${PolicyType}/p-${PolicyId}": (
+            f"arn:{p}:organizations::*:policy/o-*/service_control_policy/p-*",
+        ),
+        "arn:${Partition}:organizations::${Account}:root/o-${OrganizationId}/r-${RootId}": (
+            f"arn:{p}:organizations::*:root/o-*/r-*",
+        ),
+        "arn:${Partition}:organizations::${Account}:ou/o-${OrganizationId}/ou-${OrganizationalUnitId}": (
+            f"arn:{p}:organizations::*:ou/o-*/ou-*",
+        ),
         "arn:${Partition}:organizations::${Account}:account/o-${OrganizationId}/${AccountId}": (
             f"arn:{p}:organizations::*:account/o-*/{scope.delegated_admin_account or '*'}",
         ),

@@ -8,6 +8,7 @@ from orgdeploy.aws import (
     compliance,
     drift,
     events_log,
+    guard,
     org_setup,
     organizations,
     quotas,
@@ -19,7 +20,8 @@ from orgdeploy.aws.permissions import Need
 from orgdeploy.aws.stack_resources import handler_needs
 
 GATEWAYS = (
-    organizations, stacksets, stacks, census, recorders, drift, quotas, org_setup, buckets, events_log, compliance,
+    organizations, stacksets, stacks, census, recorders, drift, guard, quotas, org_setup, buckets, events_log,
+    compliance,
 )  # fmt: skip
 
 

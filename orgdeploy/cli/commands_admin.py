@@ -82,7 +82,8 @@ def org_setup(
     Turns on StackSets trusted access, enables service access for
     config.amazonaws.com and config-multiaccountsetup.amazonaws.com, and (when
     admin.delegated_admin_account is set) registers that account as delegated
-    administrator for StackSets, Config and Config multi-account setup.
+    administrator for StackSets, Config and Config multi-account setup. With
+    guard.enabled it also enables service control policies on the root.
     Idempotent: it reports what was already in place.
     """
     import json
@@ -108,7 +109,12 @@ def org_setup(
             )
         if not yes and not typer.confirm("Change the organization's settings?", default=False):
             raise typer.Exit(1)
-        items = run_setup(ctx, home_region=loaded.home_region, delegated_admin=loaded.admin.delegated_admin_account)
+        items = run_setup(
+            ctx,
+            home_region=loaded.home_region,
+            delegated_admin=loaded.admin.delegated_admin_account,
+            guard=loaded.guard.enabled,
+        )
     if output is CensusOutput.json:
         typer.echo(json.dumps([i.to_dict() for i in items], indent=2))
         return

@@ -1,4 +1,4 @@
-"""`orgdeploy events`: the timeline of compliance changes and remediations across the organization."""
+"""`orgdeploy events`: the timeline of compliance changes, remediations and tamper attempts across the organization."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ RuleFilter = Annotated[
     str | None,
     typer.Option("--rule", help="Only compliance changes of rules whose normalised name matches this glob, e.g. s3-*."),
 ]
+KindFilter = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        help="Only events of this kind: compliance_change, remediation or tamper (repeat for several).",
+    ),
+]
 OutputOption = Annotated[
     TimelineOutput, typer.Option("--output", "-o", help="table for people, json for scripts.", show_default=True)
 ]
@@ -44,6 +51,7 @@ def events(
     since: Since = "24h",
     account: AccountFilter = None,
     rule: RuleFilter = None,
+    kind: KindFilter = None,
     output: OutputOption = TimelineOutput.table,
     profile: Profile = None,
     region: Region = None,
@@ -55,7 +63,8 @@ def events(
 
     Reads the hub's log group (notifications.hub_account, home Region; through census.role_name when
     you run from another account) and prints every AWS Config compliance change and every remediation
-    AWS Config ran, across the organization, with normalised rule names. With --sandbox the config is
+    AWS Config ran, and every call that stopped or changed AWS Config (tamper: who, what, where, and
+    whether AWS refused it), across the organization, with normalised rule names. With --sandbox the config is
     deployed into a fresh emulated organization first, and a day of changes to its workloads follows
     on the sandbox clock, which AWS Config evaluates and reports.
 
@@ -67,7 +76,9 @@ def events(
     from orgdeploy.reporting.events import TimelineQuery
 
     loaded = load_config(config)
-    query = TimelineQuery.parse(since=since, account=account, rule=rule)
+    query = TimelineQuery.parse(
+        since=since, account=account, rule=rule, kinds=tuple(kind or ()), own_roles=(loaded.census.role_name,)
+    )
     if loaded.notifications is None:
         raise BadInputError(
             f"{config}: notifications is not set, so there is no timeline to read; "

@@ -76,3 +76,12 @@ def config_resource_types() -> frozenset[str]:
     """The AWS Config resource types in the installed botocore model (ResourceType enum)."""
     model = _service_model("config")
     return frozenset(model["shapes"]["ResourceType"]["enum"])
+
+
+# AWS Config calls that stop or change what orgdeploy deploys: the guard denies them, the forwarders report them.
+RECORDER_CALLS = ("DeleteConfigurationRecorder", "PutConfigurationRecorder", "StopConfigurationRecorder")
+CHANNEL_CALLS = ("DeleteDeliveryChannel", "PutDeliveryChannel")
+PACK_CALLS = ("DeleteConformancePack", "PutConformancePack")
+RULE_CALLS = ("DeleteConfigRule", "DeleteEvaluationResults", "PutConfigRule")
+AGGREGATOR_CALLS = ("DeleteConfigurationAggregator", "PutConfigurationAggregator")
+TAMPER_CALLS = (*RECORDER_CALLS, *CHANNEL_CALLS, *PACK_CALLS, *RULE_CALLS, *AGGREGATOR_CALLS)

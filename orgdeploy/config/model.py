@@ -223,6 +223,27 @@ class Census(_Model):
     )
 
 
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+
+
+class Guard(_Model):
+    """A service control policy that keeps member administrators off orgdeploy's recorder, channel and packs."""
+
+    enabled: bool = False
+    # Where it is attached; default: targets.organizational_units.
+    organizational_units: (
+        Annotated[
+            list[Annotated[str, _pattern(_OU_RE, "ROOT, a root id (r-...) or an OU id (ou-...)")]],
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+    # Roles (by name, in every account) the policy does not apply to, for emergencies.
+    break_glass_roles: Annotated[
+        list[Annotated[str, _pattern(_ROLE_NAME_RE, "an IAM role name")]], Field(max_length=10)
+    ] = []
+
+
 # SNS email endpoints: a pragmatic shape check (one @, a dotted domain, no spaces); SNS confirms the rest.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL_RE = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
@@ -230,7 +251,7 @@ _EMAIL_RE = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LAB
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
-NotificationEvent = Literal["compliance_change", "remediation"]
+NotificationEvent = Literal["compliance_change", "remediation", "tamper"]
 
 
 class Notifications(_Model):
@@ -240,7 +261,7 @@ class Notifications(_Model):
         Field(max_length=100),
     ] = []
     sns_topic_arn: Annotated[str, _pattern(_SNS_RE, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")] | None = None
-    events: Annotated[list[NotificationEvent], Field(min_length=1)] = ["compliance_change", "remediation"]
+    events: Annotated[list[NotificationEvent], Field(min_length=1)] = ["compliance_change", "remediation", "tamper"]
     retention_days: int = 90
 
     @field_validator("emails", "events")
@@ -272,6 +293,7 @@ class Config(_Model):
     census: Census = Census()
     admin: Admin = Admin()
     notifications: Notifications | None = None
+    guard: Guard = Guard()
 
     @field_validator("regions")
     @classmethod

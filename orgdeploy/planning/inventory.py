@@ -200,6 +200,17 @@ class Quotas:
 
 
 @dataclass(frozen=True)
+class GuardState:
+    """The guard's service control policy as Organizations holds it."""
+
+    scp_enabled: bool = False  # SERVICE_CONTROL_POLICY is enabled on the root
+    policy_id: str = ""  # "" when orgdeploy's policy does not exist
+    content: str = ""
+    attached_to: tuple[str, ...] = ()  # root, OU or account ids
+    scp_counts: tuple[tuple[str, int], ...] = ()  # (target id, SCPs attached there now) for the guard's targets
+
+
+@dataclass(frozen=True)
 class Inventory:
     caller_account: str
     organization: Organization
@@ -209,6 +220,7 @@ class Inventory:
     facts: tuple[AccountFacts, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
     stack_set_count: int = 0  # every stack set of the administrator, orgdeploy's or not
+    guard: GuardState = field(default_factory=GuardState)
 
     def stack_set(self, name: str) -> StackSetState | None:
         return next((s for s in self.stack_sets if s.name == name), None)

@@ -23,6 +23,10 @@ Action = Literal[
     "upload_artifact",
     "delete_bucket",
     "repair_recorder",
+    "put_guard_policy",
+    "attach_guard_policy",
+    "detach_guard_policy",
+    "delete_guard_policy",
     "verify",
 ]
 

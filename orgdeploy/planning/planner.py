@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from orgdeploy.config.model import Config
 from orgdeploy.errors import PlanBlocked
+from orgdeploy.planning.guard import plan_guard
 from orgdeploy.planning.inventory import Inventory
 from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
 from orgdeploy.planning.packs import plan_pack_steps
@@ -277,6 +278,12 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         recorder_sets=tuple(s.name for s in shards),
     )
     notifications = _notifications(stage, base, recorder_steps, management_steps, pack_steps, shards)
+    plan_guard(config, org, inventory.guard, builder, caller=inventory.caller_account)
+    if config.guard.enabled and config.census.role_name == "OrganizationAccountAccessRole":
+        builder.notes.append(
+            "the guard exempts census.role_name, OrganizationAccountAccessRole, which the organization's "
+            "administrators often use too; a census role of orgdeploy's own keeps the guard tight"
+        )
     changes = list(builder.steps)
     if changes:
         builder.add(

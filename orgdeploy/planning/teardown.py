@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from orgdeploy.config.model import Config
+from orgdeploy.planning.guard import guard_removal
 from orgdeploy.planning.inventory import Inventory, StackSetState
 from orgdeploy.planning.plan import Plan, Step, operation_id
-from orgdeploy.planning.steps import operation_preferences
+from orgdeploy.planning.steps import Builder, operation_preferences
 from orgdeploy.templates import naming
 
 
@@ -96,6 +97,11 @@ def _notification_steps(config: Config, inventory: Inventory, *, retain: bool) -
 
 def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
     steps: list[Step] = _notification_steps(config, inventory, retain=retain)
+    if inventory.guard.policy_id:
+        # The guard goes first, whatever is kept: nothing is left that it would protect.
+        guard = Builder()
+        guard_removal(guard, naming.guard_policy(config), inventory.guard)
+        steps += guard.steps
     pack_names = {naming.pack_stack(config, p) for p in config.conformance_packs}
     packs = [s for s in inventory.stacks if s.name in pack_names]
     steps += [_delete_stack(s.name, s.account, s.region, ()) for s in packs]

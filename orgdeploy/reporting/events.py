@@ -12,16 +12,20 @@ import fnmatch
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from orgdeploy.errors import BadInputError
 from orgdeploy.reporting.rule_names import normalise_rule_name
 
-Kind = Literal["compliance_change", "remediation"]
+Kind = Literal["compliance_change", "remediation", "tamper"]
+KINDS: tuple[Kind, ...] = ("compliance_change", "remediation", "tamper")
 COMPLIANCE_DETAIL_TYPE = "Config Rules Compliance Change"
 REMEDIATION_DETAIL_TYPE = "EC2 Automation Execution Status-change Notification"
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+# Roles whose Config calls are orgdeploy's own: StackSets' execution roles (the census role is added per run).
+ORGDEPLOY_ROLES = ("stacksets-exec-", "AWSCloudFormationStackSetExecutionRole")
 
 _SINCE = re.compile(r"^(?:\d+[smhdw])+$")
 _SINCE_PART = re.compile(r"(\d+)([smhdw])")
@@ -50,10 +54,19 @@ class TimelineEvent:
     runbook: str = ""
     execution_id: str = ""
     event_id: str = ""
+    # tamper: who made which Config call, and AWS's error when it refused it
+    principal: str = ""
+    call: str = ""
+    error: str = ""
+    by_orgdeploy: bool = False
 
     @property
     def what(self) -> str:
         """One or two words for the table: drifted, healed, remediated..."""
+        if self.kind == "tamper":
+            if self.by_orgdeploy:
+                return "orgdeploy change"
+            return "tamper refused" if self.error else "tampered"
         if self.kind == "remediation":
             return _REMEDIATION_WORDS.get(self.new, (f"remediation {self.new}", ""))[0]
         if self.new == "NOT_APPLICABLE":
@@ -78,6 +91,9 @@ class TimelineEvent:
     def message(self) -> str:
         """The event as a sentence a person understands."""
         where = f"in account {self.account} ({self.region})"
+        if self.kind == "tamper":
+            outcome = f"AWS refused it: {self.error}" if self.error else "AWS allowed it"
+            return f"{self.principal} called {self.call} {where} at {_short(self.time)} UTC; {outcome}."
         if self.kind == "remediation":
             outcome = _REMEDIATION_WORDS.get(self.new, ("", f"finished with status {self.new}"))[1]
             return f"Remediation runbook {self.runbook} {where} {outcome} (automation execution {self.execution_id})."
@@ -107,6 +123,11 @@ class TimelineEvent:
             "runbook": self.runbook,
             "execution_id": self.execution_id,
             "event_id": self.event_id,
+            "principal": self.principal,
+            "call": self.call,
+            "error": self.error,
+            "refused": bool(self.error),
+            "by_orgdeploy": self.by_orgdeploy,
             "message": self.message,
         }
 
@@ -150,6 +171,8 @@ def parse_event(message: str, timestamp_ms: int) -> TimelineEvent | None:
             new=_compliance(detail.get("newEvaluationResult")),
             event_id=str(event.get("id", "")),
         )
+    if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE and detail.get("eventSource") == "config.amazonaws.com":
+        return _tamper(event, detail, when)
     if event.get("detail-type") == REMEDIATION_DETAIL_TYPE:
         return TimelineEvent(
             time=when,
@@ -162,6 +185,55 @@ def parse_event(message: str, timestamp_ms: int) -> TimelineEvent | None:
             event_id=str(event.get("id", "")),
         )
     return None
+
+
+def _tamper(event: dict[str, Any], detail: dict[str, Any], when: datetime) -> TimelineEvent:
+    identity: dict[str, Any] = detail["userIdentity"] if isinstance(detail.get("userIdentity"), dict) else {}
+    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    role = str(issuer.get("userName") or "")
+    code, message = str(detail.get("errorCode") or ""), str(detail.get("errorMessage") or "")
+    params: dict[str, Any] = detail["requestParameters"] if isinstance(detail.get("requestParameters"), dict) else {}
+    return TimelineEvent(
+        time=when,
+        account=str(detail.get("recipientAccountId") or event.get("account", "")),
+        region=str(detail.get("awsRegion") or event.get("region", "")),
+        kind="tamper",
+        resource_type="AWS::Config::" + _resource_kind(str(detail.get("eventName", ""))),
+        resource_id=_resource_name(params),
+        principal=str(identity.get("arn") or ""),
+        call=str(detail.get("eventName", "")),
+        error=f"{code}: {message}" if message else code,
+        by_orgdeploy=role.startswith(ORGDEPLOY_ROLES),
+        event_id=str(event.get("id", "")),
+    )
+
+
+def _resource_kind(call: str) -> str:
+    for kind in (
+        "ConfigurationRecorder",
+        "DeliveryChannel",
+        "ConformancePack",
+        "ConfigRule",
+        "ConfigurationAggregator",
+    ):
+        if kind in call:
+            return kind
+    return "EvaluationResults" if "EvaluationResults" in call else ""
+
+
+def _resource_name(params: dict[str, Any]) -> str:
+    for key in ("ConfigurationRecorderName", "DeliveryChannelName", "ConformancePackName", "ConfigRuleName",
+                "ConfigurationAggregatorName"):  # fmt: skip
+        if params.get(key):
+            return str(params[key])
+    for key, inner in (
+        ("ConfigurationRecorder", "name"),
+        ("DeliveryChannel", "name"),
+        ("ConfigRule", "ConfigRuleName"),
+    ):
+        if isinstance(params.get(key), dict) and params[key].get(inner):
+            return str(params[key][inner])
+    return ""
 
 
 def parse_duration(text: str, option: str) -> timedelta:
@@ -184,18 +256,35 @@ class TimelineQuery:
     since: timedelta = timedelta(hours=24)
     account: str | None = None
     rule: str | None = None  # a glob over normalised (and raw) rule names
+    kinds: tuple[Kind, ...] = KINDS
+    # Roles whose Config calls are orgdeploy's (census.role_name): shown as orgdeploy changes, not tamper.
+    own_roles: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, *, since: str, account: str | None, rule: str | None) -> TimelineQuery:
+    def parse(
+        cls,
+        *,
+        since: str,
+        account: str | None,
+        rule: str | None,
+        kinds: tuple[str, ...] = (),
+        own_roles: tuple[str, ...] = (),
+    ) -> TimelineQuery:
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise BadInputError(f"--kind {unknown[0]!r}: expected one of {', '.join(KINDS)}")
         if account is not None and not _ACCOUNT.match(account):
             raise BadInputError(f"--account {account!r}: expected a 12-digit account id")
         if rule is not None and (not rule.strip() or any(c.isspace() for c in rule)):
             raise BadInputError(f"--rule {rule!r}: expected a rule-name glob without spaces, e.g. 's3-*'")
         if rule is not None and rule.count("[") != rule.count("]"):
             raise BadInputError(f"--rule {rule!r}: unbalanced [ ] in the glob")
-        return cls(parse_since(since), account, rule)
+        chosen = tuple(k for k in KINDS if k in kinds) or KINDS
+        return cls(parse_since(since), account, rule, chosen, own_roles)
 
     def keeps(self, event: TimelineEvent) -> bool:
+        if event.kind not in self.kinds:
+            return False
         if self.account is not None and event.account != self.account:
             return False
         if self.rule is not None:
@@ -236,7 +325,7 @@ class Timeline:
     def to_text(self) -> str:
         if not self.events:
             return (
-                f"No compliance changes or remediations since {_short(self.start)} UTC "
+                f"No compliance changes, remediations or tamper attempts since {_short(self.start)} UTC "
                 f"(timeline {self.log_group} in {self.hub})."
             )
         rows = [("TIME (UTC)", "ACCOUNT", "REGION", "WHAT", "RULE / RUNBOOK", "RESOURCE")]
@@ -248,13 +337,25 @@ class Timeline:
                     f"{name} {e.account}" if name else e.account,
                     e.region,
                     e.what,
-                    e.rule or e.runbook,
-                    e.resource or f"execution {e.execution_id}",
+                    e.rule or e.runbook or e.call,
+                    _what_resource(e),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
         return "\n".join([*lines, "", self.summary()])
+
+
+def _what_resource(event: TimelineEvent) -> str:
+    if event.kind == "tamper":
+        return f"{event.resource} by {event.principal}" + (f" ({event.error.split(':')[0]})" if event.error else "")
+    return event.resource or f"execution {event.execution_id}"
+
+
+def _role_of(principal: str) -> str:
+    """arn:aws:sts::111:assumed-role/ROLE/session -> ROLE"""
+    parts = principal.split(":assumed-role/", 1)
+    return parts[1].split("/", 1)[0] if len(parts) == 2 else ""
 
 
 def _short(moment: datetime) -> str:
@@ -273,6 +374,10 @@ def build_timeline(
 ) -> Timeline:
     """(timestamp ms, message) log records -> the filtered timeline, newest first."""
     parsed = [parse_event(message, timestamp) for timestamp, message in records]
+    parsed = [
+        replace(e, by_orgdeploy=True) if e and e.kind == "tamper" and _role_of(e.principal) in query.own_roles else e
+        for e in parsed
+    ]
     events = [e for e in parsed if e is not None and query.keeps(e)]
     events.sort(key=lambda e: (e.time, e.event_id), reverse=True)
     return Timeline(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from orgdeploy.planning.plan import Plan
@@ -22,6 +23,10 @@ def plan_text(plan: Plan) -> str:
             after = f"  after: {', '.join(step.depends_on)}" if step.depends_on else ""
             lines.append(f"{number:3d}. {step.id}: {step.action} {step.target}{where}{regions}")
             lines.append(f"       {step.description}{after}")
+            if step.action == "put_guard_policy":
+                # The whole policy: what it denies, and to whom it does not apply, is the change under review.
+                document = json.dumps(json.loads(dict(step.parameters)["Content"]), indent=2)
+                lines.extend(f"         {line}" for line in document.splitlines())
     if plan.usage:
         lines.append("")
         lines.append("Quota usage (instances per stack set):")

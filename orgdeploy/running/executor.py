@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orgdeploy.aws.buckets import BucketsGateway
+from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.recorders import RecordersGateway
 from orgdeploy.aws.retry import error_code, poll
 from orgdeploy.aws.session import AwsContext
@@ -246,6 +247,22 @@ class Executor:
             step.target, group=json.loads(values["RecordingGroup"]), mode=json.loads(values["RecordingMode"])
         )
         return StepResult(step, "succeeded", mended.describe())
+
+    def _do_put_guard_policy(self, step: Step) -> StepResult:
+        return StepResult(step, "succeeded", GuardGateway(self.ctx).put(step.target, dict(step.parameters)["Content"]))
+
+    def _do_attach_guard_policy(self, step: Step) -> StepResult:
+        return StepResult(
+            step, "succeeded", GuardGateway(self.ctx).attach(step.target, dict(step.parameters)["TargetId"])
+        )
+
+    def _do_detach_guard_policy(self, step: Step) -> StepResult:
+        return StepResult(
+            step, "succeeded", GuardGateway(self.ctx).detach(step.target, dict(step.parameters)["TargetId"])
+        )
+
+    def _do_delete_guard_policy(self, step: Step) -> StepResult:
+        return StepResult(step, "succeeded", GuardGateway(self.ctx).delete(step.target))
 
     def _do_verify(self, step: Step) -> StepResult:
         """Read every instance back; any not CURRENT and SUCCEEDED fails the run."""

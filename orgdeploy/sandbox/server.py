@@ -1,8 +1,9 @@
 """Run the emulated organization as a moto server on loopback.
 
 The server is moto's ThreadedMotoServer with ThrottleMiddleware around its WSGI
-app; the StackSet realism layer and the Account API live in moto's backends and
-URL tables, so the in-process `--sandbox` mode and `orgdeploy sandbox serve`
+app, and ConfigCallGate (service control policies and CloudTrail events for
+Config calls) inside; the StackSet realism layer and the Account API live in
+moto's backends and URL tables, so the in-process `--sandbox` mode and `orgdeploy sandbox serve`
 both reach them the same way: boto3 -> endpoint_url -> moto server.
 """
 
@@ -22,10 +23,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from orgdeploy.sandbox.compliance.api import install_compliance_api
+from orgdeploy.sandbox.config_calls import ConfigCallGate
 from orgdeploy.sandbox.control import SandboxControl
 from orgdeploy.sandbox.iam_enforcement import DenialsAsAwsSendsThem
 from orgdeploy.sandbox.moto_fixes import install_moto_fixes
 from orgdeploy.sandbox.org.account_api import install_account_api
+from orgdeploy.sandbox.org.scp import install_scp_rules
 from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
 from orgdeploy.sandbox.state import STATE, reset_state
 from orgdeploy.sandbox.throttle import ThrottleMiddleware
@@ -50,7 +53,7 @@ class SandboxServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         try:
             moto_app = DomainDispatcherApplication(create_backend_app)
-            app = SandboxControl(ThrottleMiddleware(DenialsAsAwsSendsThem(moto_app)))
+            app = SandboxControl(ThrottleMiddleware(DenialsAsAwsSendsThem(ConfigCallGate(moto_app))))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         except BaseException as exc:  # e.g. the port is taken: moto's start() would wait for ever
             self._startup_error = exc
@@ -85,6 +88,7 @@ def launch_server(*, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
     install_account_api()
     install_compliance_api()
     install_moto_fixes()
+    install_scp_rules()
     # One line per request would bury the sandbox's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = SandboxServer(host, port)

@@ -75,3 +75,8 @@ def notifications_log_group(config: Config) -> str:
 
 def notifications_forwarder_role(config: Config) -> str:
     return f"{config.stacksets.name_prefix}-notifications-forwarder"
+
+
+def guard_policy(config: Config) -> str:
+    """The service control policy `guard:` attaches."""
+    return f"{config.stacksets.name_prefix}-config-guard"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from orgdeploy.config.awsdata import TAMPER_CALLS
 from orgdeploy.config.model import Config, ConformancePack
 from orgdeploy.errors import TemplateError
 from orgdeploy.templates import naming
@@ -201,7 +202,7 @@ def _pack_template(config: Config, pack: ConformancePack, body: PackBody) -> Ren
 
 def _notification_rules(config: Config) -> dict[str, bool]:
     assert config.notifications is not None
-    return {kind: kind in config.notifications.events for kind in ("compliance_change", "remediation")}
+    return {kind: kind in config.notifications.events for kind in ("compliance_change", "remediation", "tamper")}
 
 
 def _timeline_policy(rules: dict[str, bool]) -> str:
@@ -210,7 +211,7 @@ def _timeline_policy(rules: dict[str, bool]) -> str:
     CloudWatch Logs evaluates aws:SourceArn on PutLogEvents only, so CreateLogStream has a statement of its
     own without it; under one condition EventBridge could never create its stream.
     """
-    logical = {"compliance_change": "ComplianceChangeRule", "remediation": "RemediationRule"}
+    logical = {"compliance_change": "ComplianceChangeRule", "remediation": "RemediationRule", "tamper": "TamperRule"}
     principal = {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]}
     statements = [
         {
@@ -260,6 +261,7 @@ def _notification_templates(config: Config) -> list[RenderedTemplate]:
         "role_name": role,
         "role_arn": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + sub_escape(role),
         "rule_prefix": f"{prefix}-notifications",
+        "tamper_calls": list(TAMPER_CALLS),
         "hub_bus_arn": "arn:${AWS::Partition}:events:${HubRegion}:${HubAccountId}:event-bus/"
         + sub_escape(naming.notifications_bus(config)),
     }

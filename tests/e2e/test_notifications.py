@@ -123,7 +123,11 @@ def _assert_forwarders(endpoint: str, accounts: list[str]) -> None:
     for account in accounts:
         for region in (HOME, OTHER):
             rules = _forward_rules(endpoint, account, region)
-            assert set(rules) == {"orgdeploy-notifications-compliance", "orgdeploy-notifications-remediation"}
+            assert set(rules) == {
+                "orgdeploy-notifications-compliance",
+                "orgdeploy-notifications-remediation",
+                "orgdeploy-notifications-tamper",
+            }
             for targets in rules.values():
                 [target] = targets
                 assert target["Arn"] == HUB_BUS
@@ -142,7 +146,11 @@ def _assert_hub(endpoint: str) -> str:
     [statement] = policy["Statement"]
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
     hub_rules = {r["Name"] for r in hub_events.list_rules(EventBusName="orgdeploy-notifications")["Rules"]}
-    assert hub_rules == {"orgdeploy-notifications-compliance", "orgdeploy-notifications-remediation"}
+    assert hub_rules == {
+        "orgdeploy-notifications-compliance",
+        "orgdeploy-notifications-remediation",
+        "orgdeploy-notifications-tamper",
+    }
     sns = member_client(endpoint, "sns", AUDIT, HOME)
     [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":orgdeploy-notifications")]
     assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"]

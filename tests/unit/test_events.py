@@ -268,6 +268,6 @@ def test_an_empty_timeline_says_where_it_looked() -> None:
         [], TimelineQuery(), start=T0, end=T0, log_group="/aws/events/x-notifications", hub="407522758688 us-east-1"
     )
     assert timeline.to_text() == (
-        "No compliance changes or remediations since 2025-11-27 09:12 UTC "
+        "No compliance changes, remediations or tamper attempts since 2025-11-27 09:12 UTC "
         "(timeline /aws/events/x-notifications in 407522758688 us-east-1)."
     )

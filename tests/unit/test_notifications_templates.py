@@ -130,6 +130,7 @@ def test_hub_is_open_to_the_organization_only_and_encrypts_its_topic(tmp_path: P
     assert publish["Condition"]["ArnEquals"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["ComplianceChangeRule", "Arn"]},
         {"Fn::GetAtt": ["RemediationRule", "Arn"]},
+        {"Fn::GetAtt": ["TamperRule", "Arn"]},
     ]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     timeline = hub["Timeline"]["Properties"]
@@ -140,7 +141,7 @@ def test_hub_is_open_to_the_organization_only_and_encrypts_its_topic(tmp_path: P
     assert writes["Action"] == "logs:PutLogEvents"
     assert writes["Resource"] == streams["Resource"] == "${Timeline.Arn}"
     rules = writes["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert rules == ["${ComplianceChangeRule.Arn}", "${RemediationRule.Arn}"]
+    assert rules == ["${ComplianceChangeRule.Arn}", "${RemediationRule.Arn}", "${TamperRule.Arn}"]
     assert hub["EmailSubscription1"]["Properties"] == {
         "TopicArn": {"Ref": "Topic"},
         "Protocol": "email",
@@ -290,3 +291,23 @@ def test_a_new_account_gets_forwarders_through_the_stack_set(tmp_path: Path) -> 
     the_plan = plan(notified(tmp_path), replace(inv, organization=grown), render_all(notified(tmp_path)))
     created = [s for s in the_plan.changes if s.target == SET and s.action == "create_stack_instances"]
     assert created and all(s.deployment_targets["Accounts"] == ["500000000001"] for s in created)  # type: ignore[index]
+
+
+def test_tamper_calls_are_forwarded_and_mailed_with_who_did_what_and_whether_aws_refused(tmp_path: Path) -> None:
+    rendered = render_all(notified(tmp_path))
+    forward = resources(rendered, "notifications-forwarder")["TamperForwardRule"]["Properties"]
+    pattern = forward["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == (["aws.config"], ["AWS API Call via CloudTrail"])
+    assert pattern["detail"]["eventSource"] == ["config.amazonaws.com"]
+    assert {"StopConfigurationRecorder", "DeleteDeliveryChannel", "DeleteConformancePack"} <= set(
+        pattern["detail"]["eventName"]
+    )
+    assert not [n for n in pattern["detail"]["eventName"] if n.startswith(("Describe", "Get", "List", "Start"))]
+    [email, timeline] = resources(rendered, "notifications-hub")["TamperRule"]["Properties"]["Targets"]
+    paths = email["InputTransformer"]["InputPathsMap"]
+    assert (paths["who"], paths["call"], paths["error"]) == (
+        "$.detail.userIdentity.arn",
+        "$.detail.eventName",
+        "$.detail.errorCode",
+    )
+    assert "InputTransformer" not in timeline
