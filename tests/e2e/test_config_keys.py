@@ -169,6 +169,10 @@ NOT_BY_UPDATE = {
     "management_account.role_arn": "used only from a delegated administrator; test_delegated_administrator_flow",
     "admin.call_as": "changes who runs orgdeploy, not what it deploys; test_delegated_administrator_flow",
     "admin.delegated_admin_account": "changes who runs orgdeploy; test_delegated_administrator_flow",
+    # The guard lives in Organizations, not in stacks: test_guard.py turns it on (after org-setup) and off.
+    "guard.enabled": "needs org-setup (service control policies) first; tests/e2e/test_guard.py",
+    "guard.organizational_units": "where the guard is attached; tests/unit/test_guard.py",
+    "guard.break_glass_roles": "who the guard exempts; tests/e2e/test_guard.py",
 }
 
 

@@ -1,4 +1,4 @@
-"""Tampering: a member administrator stops the recorder; the timeline names them, update mends it, the guard refuses it."""
+"""Tampering: a member administrator stops the recorder; the timeline names them, update mends it, the guard refuses."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ RECORDER = "orgdeploy-recorder"
 def _as_role(endpoint: str, account: str, role: str, service: str, region: str = "us-east-1") -> Any:
     """A client as `role` in the account, the way its own administrator signs in."""
     iam = member_client(endpoint, "iam", account)
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                                                     "Action": "sts:AssumeRole"}]}  # fmt: skip
+    allow = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [allow]}
     try:
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
     except ClientError as exc:

@@ -271,3 +271,82 @@ def test_an_empty_timeline_says_where_it_looked() -> None:
         "No compliance changes, remediations or tamper attempts since 2025-11-27 09:12 UTC "
         "(timeline /aws/events/x-notifications in 407522758688 us-east-1)."
     )
+
+
+def _call(call: str, role: str, **detail: Any) -> str:
+    return json.dumps(
+        {
+            "id": f"e-{call}-{role}",
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.config",
+            "account": "300000000001",
+            "time": "2025-11-27T10:00:00Z",
+            "detail": {
+                "eventSource": "config.amazonaws.com",
+                "eventName": call,
+                "awsRegion": "eu-west-1",
+                "recipientAccountId": "300000000001",
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "arn": f"arn:aws:sts::300000000001:assumed-role/{role}/alice",
+                    "sessionContext": {"sessionIssuer": {"userName": role}},
+                },
+                "requestParameters": {"ConfigurationRecorderName": "orgdeploy-recorder"},
+                **detail,
+            },
+        }
+    )
+
+
+def test_tamper_events_say_who_called_what_and_whether_aws_refused() -> None:
+    refused = _call(
+        "StopConfigurationRecorder", "Admin", errorCode="AccessDeniedException", errorMessage="explicit deny"
+    )
+    records = [
+        (0, refused),
+        (1, _call("DeleteDeliveryChannel", "Admin")),
+        (2, _call("PutConfigurationRecorder", "stacksets-exec-1a2b")),
+        (3, _call("StopConfigurationRecorder", "OrganizationAccountAccessRole")),
+    ]
+    query = TimelineQuery.parse(
+        since="7d", account=None, rule=None, kinds=("tamper",), own_roles=("OrganizationAccountAccessRole",)
+    )
+    timeline = build_timeline(
+        records,
+        query,
+        start=datetime(2025, 11, 20, tzinfo=UTC),
+        end=datetime(2025, 11, 28, tzinfo=UTC),
+        log_group="g",
+        hub="h",
+    )
+    by_call = {(e.call, e.principal.split("/")[1]): e for e in timeline.events}
+    stop = by_call[("StopConfigurationRecorder", "Admin")]
+    assert (stop.what, stop.error, stop.resource_id) == (
+        "tamper refused",
+        "AccessDeniedException: explicit deny",
+        "orgdeploy-recorder",
+    )
+    assert stop.message == (
+        "arn:aws:sts::300000000001:assumed-role/Admin/alice called StopConfigurationRecorder in account 300000000001 "
+        "(eu-west-1) at 2025-11-27 10:00 UTC; AWS refused it: AccessDeniedException: explicit deny."
+    )
+    assert by_call[("DeleteDeliveryChannel", "Admin")].what == "tampered"
+    assert by_call[("PutConfigurationRecorder", "stacksets-exec-1a2b")].what == "orgdeploy change"
+    assert by_call[("StopConfigurationRecorder", "OrganizationAccountAccessRole")].by_orgdeploy
+    assert "tamper refused" in timeline.to_text() and "(AccessDeniedException)" in timeline.to_text()
+    only_changes = TimelineQuery.parse(since="7d", account=None, rule=None, kinds=("compliance_change",))
+    assert (
+        build_timeline(
+            records,
+            only_changes,
+            start=datetime(2025, 11, 20, tzinfo=UTC),
+            end=datetime(2025, 11, 28, tzinfo=UTC),
+            log_group="g",
+            hub="h",
+        ).events
+        == ()
+    )
+    with pytest.raises(
+        BadInputError, match="--kind 'tampering': expected one of compliance_change, remediation, tamper"
+    ):
+        TimelineQuery.parse(since="7d", account=None, rule=None, kinds=("tampering",))
