@@ -374,9 +374,8 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         return ActionResult({"OperationId": operation_id})
 
     def list_stack_instance_resource_drifts(self) -> ActionResult:
+        # The operation must exist; one that detected no drift (or another kind of operation) lists nothing.
         op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
-        if op.action != "DETECT_DRIFT":
-            raise ValidationError(message=f"Operation {op.operation_id} is not a drift detection operation")
         account = self._get_param("StackInstanceAccount")
         region = self._get_param("StackInstanceRegion")
         wanted = set(self._get_param("StackInstanceResourceDriftStatuses") or [])
