@@ -36,6 +36,7 @@ def _stack_locations(config: Config, caller: str, management: str, accounts: set
         (naming.aggregator_stack(config), caller, home),
     ]
     places.append((naming.role_stack_set(config), management, home))
+    places.append((naming.remediation_role_stack_set(config), management, home))
     places += [(naming.recorder_stack_set(config), management, r) for r in config.regions]
     for pack in config.conformance_packs:
         places += [(naming.pack_stack(config, pack), caller, r) for r in config.regions]
@@ -113,7 +114,12 @@ def read_inventory(
     gateway = StackSetsGateway(ctx, region=config.home_region, call_as=config.admin.call_as)
     say("reading stack sets")
     trusted = gateway.organizations_access()
-    names = [naming.role_stack_set(config), naming.recorder_stack_set(config), naming.notifications_stack_set(config)]
+    names = [
+        naming.role_stack_set(config),
+        naming.recorder_stack_set(config),
+        naming.notifications_stack_set(config),
+        naming.remediation_role_stack_set(config),
+    ]
     stack_sets = tuple(gateway.read(names, prefix=f"{naming.recorder_stack_set(config)}-"))
     say("reading stacks")
     active = {a.id for a in org.accounts if a.active}

@@ -156,6 +156,10 @@ def _arns(scope: Scope) -> dict[str, tuple[str, ...]]:
             f"arn:{p}:s3tables:*:*:bucket/{name}/table/*",
         ),
         f"{base}sns:{region}${{TopicName}}": (f"arn:{p}:sns:*:*:{name}",),
+        # Remediation runs: their ids are made up by SSM.
+        f"{base}ssm:{region}automation-execution/${{AutomationExecutionId}}": (
+            f"arn:{p}:ssm:*:*:automation-execution/*",
+        ),
         f"{base}servicequotas:{region}${{ServiceCode}}/${{QuotaCode}}": (
             f"arn:{p}:servicequotas:*:*:cloudformation/*",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from orgdeploy.config.awsdata import config_resource_types, known_regions, records_global_types
+from orgdeploy.config.runbooks import RUNBOOKS
 from orgdeploy.config.yamlpos import KeyPath, line_of, load_yaml_with_positions
 from orgdeploy.errors import ConfigError
 
@@ -244,6 +246,70 @@ class Guard(_Model):
     ] = []
 
 
+class RemediationRule(_Model):
+    """One rule of a deployed pack, remediated with an AWS-owned SSM Automation document."""
+
+    rule: Annotated[str, Field(min_length=1, max_length=128)]  # normalised name, or the pack's ConfigRuleName
+    document: str
+    version: Annotated[str, _pattern(re.compile(r"^(\$DEFAULT|\$LATEST|[0-9]+)$"), "a version number")] | None = None
+    # Document parameters; the value RESOURCE_ID binds the non-compliant resource's id.
+    parameters: dict[Annotated[str, Field(min_length=1)], str] = {}
+    automatic: bool = True
+    maximum_automatic_attempts: Annotated[int, Field(ge=1, le=25)] = 5
+    retry_attempt_seconds: Annotated[int, Field(ge=1, le=2_678_000)] = 60
+    concurrency_percentage: Annotated[int, Field(ge=1, le=100)] = 10
+    error_percentage: Annotated[int, Field(ge=1, le=100)] = 50
+    exclude_accounts: list[AccountId] = []
+    exclude_regions: list[Region] = []
+
+    @field_validator("document")
+    @classmethod
+    def _known_document(cls, value: str) -> str:
+        if value not in RUNBOOKS:
+            raise ValueError(
+                f"{value!r} is not a document orgdeploy knows the permissions of; expected one of "
+                f"{', '.join(sorted(RUNBOOKS))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _parameters_fit(self) -> RemediationRule:
+        runbook = RUNBOOKS[self.document]
+        unknown = sorted(set(self.parameters) - set(runbook.parameters))
+        if unknown:
+            raise ValueError(
+                f"{self.document} has no parameter {unknown[0]!r}; expected some of {', '.join(runbook.parameters[1:])}"
+            )
+        if "AutomationAssumeRole" in self.parameters:
+            raise ValueError("AutomationAssumeRole is orgdeploy's remediation role; leave it out")
+        missing = [p for p in runbook.required if p not in self.parameters]
+        if missing:
+            raise ValueError(f"{self.document} needs parameter(s) {', '.join(missing)}")
+        return self
+
+    @property
+    def bound_parameters(self) -> dict[str, str]:
+        """Every parameter but the role: the resource parameter bound to RESOURCE_ID unless given."""
+        runbook = RUNBOOKS[self.document]
+        return {runbook.resource_parameter: "RESOURCE_ID", **self.parameters}
+
+
+class RemediationException(_Model):
+    """A resource the team accepts as it is: its remediation is refused until the exception expires."""
+
+    rule: Annotated[str, Field(min_length=1, max_length=128)]
+    resource_id: Annotated[str, Field(min_length=1, max_length=1024)]
+    reason: Annotated[str, Field(min_length=1, max_length=1024)]
+    expires: datetime.date
+
+
+class Remediation(_Model):
+    mode: Literal["automatic", "notify"] = "automatic"
+    role_name: Annotated[str, _pattern(_ROLE_NAME_RE, "an IAM role name")] | None = None
+    rules: list[RemediationRule] = []
+    exceptions: list[RemediationException] = []
+
+
 # SNS email endpoints: a pragmatic shape check (one @, a dotted domain, no spaces); SNS confirms the rest.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL_RE = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
@@ -294,6 +360,7 @@ class Config(_Model):
     admin: Admin = Admin()
     notifications: Notifications | None = None
     guard: Guard = Guard()
+    remediation: Remediation = Remediation()
 
     @field_validator("regions")
     @classmethod

@@ -27,6 +27,7 @@ HUB_PARAMETERS = ("HubAccountId", "HubRegion")
 class NotificationsOutcome:
     stack_sets: tuple[str, ...] = ()  # the forwarder stack set, when notifications are on
     usage: tuple[QuotaUsage, ...] = ()
+    steps: tuple[str, ...] = ()  # the forwarders' steps: the packs wait for them
 
 
 def hub_locations(parameter_sets: Iterable[tuple[tuple[str, str], ...]]) -> set[tuple[str, str]]:
@@ -54,7 +55,11 @@ def hub_account(config: Config, organization: Organization) -> str | None:
 
 
 def notifications_stage(stage: Stage, *, base: tuple[str, ...], after: tuple[str, ...]) -> NotificationsOutcome:
-    """Plan the wiring after `after` (the recorders and packs), or its removal when notifications are off."""
+    """Plan the wiring after `after` (the recorders), or its removal when notifications are off.
+
+    The packs come after it: their first evaluations find the most, and only forwarders already in
+    place send those on.
+    """
     if stage.config.notifications is None:
         _remove_everything(stage)
         return NotificationsOutcome()
@@ -75,9 +80,9 @@ def notifications_stage(stage: Stage, *, base: tuple[str, ...], after: tuple[str
     _remove_hubs(stage, keep=(hub, home))
     params = stack_parameters(HubAccountId=hub, HubRegion=home)
     after = _latest(stage, (*after, *stage.builder.present(hub_step)))
-    usage = _forwarder_stack_set(stage, base=base, after=after, params=params)
-    _management_forwarders(stage, params=params, after=after)
-    return NotificationsOutcome((naming.notifications_stack_set(stage.config),), (usage,))
+    usage, forwarders = _forwarder_stack_set(stage, base=base, after=after, params=params)
+    forwarders += _management_forwarders(stage, params=params, after=after)
+    return NotificationsOutcome((naming.notifications_stack_set(stage.config),), (usage,), tuple(forwarders))
 
 
 def _latest(stage: Stage, ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -110,7 +115,7 @@ def _desired_instances(stage: Stage) -> dict[str, list[str]]:
 
 def _forwarder_stack_set(
     stage: Stage, *, base: tuple[str, ...], after: tuple[str, ...], params: tuple[tuple[str, str], ...]
-) -> QuotaUsage:
+) -> tuple[QuotaUsage, list[str]]:
     config, inventory = stage.config, stage.inventory
     name = naming.notifications_stack_set(config)
     existing = inventory.stack_set(name)
@@ -126,7 +131,7 @@ def _forwarder_stack_set(
         auto_deployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
     )
     desired = _desired_instances(stage)
-    instance_steps(
+    steps = instance_steps(
         builder=stage.builder,
         config=config,
         stack_set_name=name,
@@ -140,18 +145,20 @@ def _forwarder_stack_set(
         depends_on=stage.builder.present(set_step, *base, *after),
         leave_alone=stage.desired.leave_alone,
     )
-    return QuotaUsage(name, sum(len(v) for v in desired.values()), inventory.quotas.instances_per_stack_set)
+    usage = QuotaUsage(name, sum(len(v) for v in desired.values()), inventory.quotas.instances_per_stack_set)
+    return usage, [*stage.builder.present(set_step), *(i for ids in steps.values() for i in ids)]
 
 
-def _management_forwarders(stage: Stage, *, params: tuple[tuple[str, str], ...], after: tuple[str, ...]) -> None:
+def _management_forwarders(stage: Stage, *, params: tuple[tuple[str, str], ...], after: tuple[str, ...]) -> list[str]:
     """StackSets never reach the management account: plain stacks, home Region first."""
     config = stage.config
     management = stage.inventory.organization.management_account_id
     name = naming.notifications_stack_set(config)
     if not config.management_account.deploy:
         _remove_management_forwarders(stage)
-        return
+        return []
     home_step = None
+    made: list[str] = []
     for region in [stage.home, *config.other_regions]:
         step = stage.stack(
             template_key="notifications-forwarder",
@@ -163,8 +170,10 @@ def _management_forwarders(stage: Stage, *, params: tuple[tuple[str, str], ...],
             step_id=f"management-notifications-{region}",
             description=f"deploy the notification forwarder in the management account, {region}",
         )
+        made += [step] if step else []
         if region == stage.home:
             home_step = step
+    return made
 
 
 def _delete_stack(stage: Stage, *, stack_name: str, account: str, region: str, step_id: str, what: str) -> str:

@@ -16,6 +16,7 @@ from orgdeploy.planning.inventory import Inventory
 from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
 from orgdeploy.planning.packs import plan_pack_steps
 from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step, one_operation_at_a_time
+from orgdeploy.planning.remediation import remediation_role_stage
 from orgdeploy.planning.repairs import repair_steps
 from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
 from orgdeploy.planning.stage import Desired, Stage
@@ -265,19 +266,23 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         step_id="aggregator",
         description=f"deploy the organization aggregator {config.aggregator.name}",
     )
-    pack_steps = plan_pack_steps(
+    remediation_steps, remediation_usage = remediation_role_stage(stage, base=base)
+    notifications = _notifications(stage, base, recorder_steps, management_steps, shards)
+    plan_pack_steps(
         builder=builder,
         config=config,
         inventory=inventory,
         rendered=rendered,
         per_region=per_region,
         bucket_name=stage.bucket_name,
-        after={r: (*recorder_steps[r], management_steps.get(r)) for r in config.regions},
+        after={
+            r: (*recorder_steps[r], management_steps.get(r), *remediation_steps, *notifications.steps)
+            for r in config.regions
+        },
         bucket_step=bucket,
         management_regions=frozenset(management_steps),
         recorder_sets=tuple(s.name for s in shards),
     )
-    notifications = _notifications(stage, base, recorder_steps, management_steps, pack_steps, shards)
     plan_guard(config, org, inventory.guard, builder, caller=inventory.caller_account)
     if config.guard.enabled and config.census.role_name == "OrganizationAccountAccessRole":
         builder.notes.append(
@@ -300,10 +305,15 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     steps = tuple(builder.steps)
     return Plan(
         steps=steps if config.stacksets.managed_execution else one_operation_at_a_time(steps),
-        usage=(role_usage, *usage, *notifications.usage),
+        usage=(role_usage, *usage, *notifications.usage, *([remediation_usage] if remediation_usage else [])),
         skipped=tuple(builder.skipped),
         notes=tuple(builder.notes),
-        desired_stack_sets=(naming.role_stack_set(config), *(s.name for s in shards), *notifications.stack_sets),
+        desired_stack_sets=(
+            naming.role_stack_set(config),
+            *(s.name for s in shards),
+            *notifications.stack_sets,
+            *([naming.remediation_role_stack_set(config)] if remediation_usage else []),
+        ),
     )
 
 
@@ -312,13 +322,10 @@ def _notifications(
     base: tuple[str, ...],
     recorder_steps: dict[str, list[str]],
     management_steps: dict[str, str | None],
-    pack_steps: list[str],
     shards: list[RecorderShard],
 ) -> NotificationsOutcome:
-    """The notifications stage, after every recorder and pack step; its stack set counts against the quota."""
-    # Imported here: planner_notifications builds on this module's helpers.
-
-    after = (*(s for steps in recorder_steps.values() for s in steps), *management_steps.values(), *pack_steps)
+    """The notifications stage, after the recorders and before the packs; its stack set counts against the quota."""
+    after = (*(s for steps in recorder_steps.values() for s in steps), *management_steps.values())
     outcome = notifications_stage(stage, base=base, after=stage.builder.present(*after))
     desired = (naming.role_stack_set(stage.config), *(s.name for s in shards), *outcome.stack_sets)
     new = [name for name in desired if stage.inventory.stack_set(name) is None]

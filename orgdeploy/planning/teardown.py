@@ -10,7 +10,7 @@ from orgdeploy.planning.steps import Builder, operation_preferences
 from orgdeploy.templates import naming
 
 
-def _delete_stack(stack_name: str, account: str, region: str, depends_on: tuple[str, ...]) -> Step:
+def stack_removal(stack_name: str, account: str, region: str, depends_on: tuple[str, ...]) -> Step:
     return Step(
         id=f"delete-{stack_name}-{account}-{region}",
         action="delete_stack",
@@ -22,7 +22,7 @@ def _delete_stack(stack_name: str, account: str, region: str, depends_on: tuple[
     )
 
 
-def _delete_stack_set(
+def stack_set_removal(
     config: Config, inventory: Inventory, state: StackSetState, *, retain: bool, depends_on: tuple[str, ...]
 ) -> list[Step]:
     steps: list[Step] = []
@@ -83,15 +83,15 @@ def _notification_steps(config: Config, inventory: Inventory, *, retain: bool) -
     hub = naming.notifications_hub_stack(config)
     forwarder = naming.notifications_stack_set(config)
     management = inventory.organization.management_account_id
-    steps = [_delete_stack(s.name, s.account, s.region, ()) for s in inventory.stacks if s.name == hub]
+    steps = [stack_removal(s.name, s.account, s.region, ()) for s in inventory.stacks if s.name == hub]
     steps += [
-        _delete_stack(s.name, s.account, s.region, ())
+        stack_removal(s.name, s.account, s.region, ())
         for s in inventory.stacks
         if s.name == forwarder and s.account == management
     ]
     stack_set = inventory.stack_set(forwarder)
     if stack_set is not None:
-        steps += _delete_stack_set(config, inventory, stack_set, retain=retain, depends_on=())
+        steps += stack_set_removal(config, inventory, stack_set, retain=retain, depends_on=())
     return steps
 
 
@@ -104,35 +104,42 @@ def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan
         steps += guard.steps
     pack_names = {naming.pack_stack(config, p) for p in config.conformance_packs}
     packs = [s for s in inventory.stacks if s.name in pack_names]
-    steps += [_delete_stack(s.name, s.account, s.region, ()) for s in packs]
+    steps += [stack_removal(s.name, s.account, s.region, ()) for s in packs]
     aggregator = [s for s in inventory.stacks if s.name == naming.aggregator_stack(config)]
-    steps += [_delete_stack(s.name, s.account, s.region, ()) for s in aggregator]
+    steps += [stack_removal(s.name, s.account, s.region, ()) for s in aggregator]
     after_packs = tuple(s.id for s in steps)
 
+    remediation_role = naming.remediation_role_stack_set(config)
+    role_state = inventory.stack_set(remediation_role)
+    if role_state is not None:
+        steps += stack_set_removal(config, inventory, role_state, retain=retain, depends_on=after_packs)
+    steps += [
+        stack_removal(s.name, s.account, s.region, after_packs) for s in inventory.stacks if s.name == remediation_role
+    ]
     role_name = naming.role_stack_set(config)
-    not_recorders = {role_name, naming.notifications_stack_set(config)}
+    not_recorders = {role_name, naming.notifications_stack_set(config), remediation_role}
     recorder_sets = [s for s in inventory.stack_sets if s.name not in not_recorders]
     recorder_steps: list[Step] = []
     for state in recorder_sets:
-        recorder_steps += _delete_stack_set(config, inventory, state, retain=retain, depends_on=after_packs)
+        recorder_steps += stack_set_removal(config, inventory, state, retain=retain, depends_on=after_packs)
     management = inventory.organization.management_account_id
     mgmt_recorders = [
         s for s in inventory.stacks if s.name == naming.recorder_stack_set(config) and s.account == management
     ]
-    recorder_steps += [_delete_stack(s.name, s.account, s.region, after_packs) for s in mgmt_recorders]
+    recorder_steps += [stack_removal(s.name, s.account, s.region, after_packs) for s in mgmt_recorders]
     steps += recorder_steps
     after_recorders = after_packs + tuple(s.id for s in recorder_steps)
 
     role_set = inventory.stack_set(role_name)
     if role_set is not None:
-        steps += _delete_stack_set(config, inventory, role_set, retain=retain, depends_on=after_recorders)
+        steps += stack_set_removal(config, inventory, role_set, retain=retain, depends_on=after_recorders)
     steps += [
-        _delete_stack(s.name, s.account, s.region, after_recorders)
+        stack_removal(s.name, s.account, s.region, after_recorders)
         for s in inventory.stacks
         if s.name == role_name and s.account == management
     ]
     bucket = [s for s in inventory.stacks if s.name == naming.delivery_bucket_stack(config)]
-    steps += [_delete_stack(s.name, s.account, s.region, after_recorders) for s in bucket]
+    steps += [stack_removal(s.name, s.account, s.region, after_recorders) for s in bucket]
     if not retain:
         # Buckets are kept by their DeletionPolicy (audit evidence); destroy removes them explicitly.
         for stack in bucket + packs:

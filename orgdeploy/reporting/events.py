@@ -59,6 +59,14 @@ class TimelineEvent:
     call: str = ""
     error: str = ""
     by_orgdeploy: bool = False
+    # remediation, joined to its rule and resource (join_remediations): AWS's reason for a failure,
+    # the attempts so far, the compliance after, excepted/excluded, and the sentence a person reads
+    failure: str = ""
+    attempts: int = 0
+    after: str = ""
+    held_back: str = ""
+    would_run: str = ""  # notify mode: the document a NON_COMPLIANT result would have started
+    story: str = ""
 
     @property
     def what(self) -> str:
@@ -68,6 +76,8 @@ class TimelineEvent:
                 return "orgdeploy change"
             return "tamper refused" if self.error else "tampered"
         if self.kind == "remediation":
+            if self.held_back:
+                return f"remediation {self.held_back}"
             return _REMEDIATION_WORDS.get(self.new, (f"remediation {self.new}", ""))[0]
         if self.new == "NOT_APPLICABLE":
             return "out of scope"
@@ -90,6 +100,8 @@ class TimelineEvent:
     @property
     def message(self) -> str:
         """The event as a sentence a person understands."""
+        if self.story:
+            return self.story
         where = f"in account {self.account} ({self.region})"
         if self.kind == "tamper":
             outcome = f"AWS refused it: {self.error}" if self.error else "AWS allowed it"
@@ -128,6 +140,11 @@ class TimelineEvent:
             "error": self.error,
             "refused": bool(self.error),
             "by_orgdeploy": self.by_orgdeploy,
+            "failure": self.failure,
+            "attempts": self.attempts,
+            "compliance_after": self.after,
+            "held_back": self.held_back,
+            "would_run": self.would_run,
             "message": self.message,
         }
 
@@ -337,7 +354,7 @@ class Timeline:
                     f"{name} {e.account}" if name else e.account,
                     e.region,
                     e.what,
-                    e.rule or e.runbook or e.call,
+                    f"{e.rule} / {e.runbook}" if e.rule and e.runbook else e.rule or e.runbook or e.call,
                     _what_resource(e),
                 )
             )
@@ -349,6 +366,8 @@ class Timeline:
 def _what_resource(event: TimelineEvent) -> str:
     if event.kind == "tamper":
         return f"{event.resource} by {event.principal}" + (f" ({event.error.split(':')[0]})" if event.error else "")
+    if event.kind == "remediation" and event.resource_id:
+        return f"{event.resource} (execution {event.execution_id[:8]})"
     return event.resource or f"execution {event.execution_id}"
 
 

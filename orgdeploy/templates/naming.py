@@ -80,3 +80,13 @@ def notifications_forwarder_role(config: Config) -> str:
 def guard_policy(config: Config) -> str:
     """The service control policy `guard:` attaches."""
     return f"{config.stacksets.name_prefix}-config-guard"
+
+
+def remediation_role(config: Config) -> str:
+    """The role SSM Automation assumes for orgdeploy's remediations, the same name in every account."""
+    return config.remediation.role_name or f"{config.stacksets.name_prefix}-remediation"
+
+
+def remediation_role_stack_set(config: Config) -> str:
+    """The stack set (and the management account's stack) that deploys that role, home Region only."""
+    return f"{config.stacksets.name_prefix}-remediation-role"

@@ -14,7 +14,9 @@ from orgdeploy.config.model import Config, ConformancePack
 from orgdeploy.errors import TemplateError
 from orgdeploy.templates import naming
 from orgdeploy.templates.jinja import render_file, render_shipped, sub_escape
+from orgdeploy.templates.pack_remediation import for_fn_sub, wire_remediations
 from orgdeploy.templates.recording import recording_group, recording_mode
+from orgdeploy.templates.remediation_role import permissions_policy, trust_policy
 
 # CloudFormation (and AWS Config) refuse a TemplateBody above this many bytes, as sent.
 TEMPLATE_BODY_LIMIT_BYTES = 51_200
@@ -67,6 +69,8 @@ class PackBody:
     body: str
     source: str
     s3_key: str | None
+    documents: tuple[str, ...] = ()  # SSM documents its remediations run (as orgdeploy's role)
+    remediated_rules: tuple[str, ...] = ()  # the config's remediation rules it holds
 
     @property
     def sha256(self) -> str:
@@ -152,7 +156,16 @@ def render_pack_body(config: Config, pack: ConformancePack) -> PackBody:
             body = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read conformance pack template: {exc.strerror}") from None
-    return PackBody(pack=pack.name, filename=f"packs/{pack.name}.yaml", body=body, source=str(path), s3_key=None)
+    wired = wire_remediations(config, pack, body, str(path))
+    return PackBody(
+        pack=pack.name,
+        filename=f"packs/{pack.name}.yaml",
+        body=wired.body,
+        source=str(path),
+        s3_key=None,
+        documents=wired.documents,
+        remediated_rules=wired.rules,
+    )
 
 
 def by_s3(body: PackBody) -> PackBody:
@@ -176,7 +189,8 @@ def _pack_template(config: Config, pack: ConformancePack, body: PackBody) -> Ren
         **_common(config),
         "pack_name": pack.name,
         "pack_resource_name": naming.pack_resource_name(config, pack),
-        "pack_body": None if body.s3_key else body.body,
+        "pack_body": None if body.s3_key else (for_fn_sub(body.body) if body.documents else body.body),
+        "pack_body_sub": bool(body.documents),
         "template_s3_key": sub_escape(body.s3_key) if body.s3_key else None,
         "delivery_bucket": pack.delivery_bucket,
         "bucket_suffix": naming.short_hash(f"{config.stacksets.name_prefix}/{pack.name}"),
@@ -289,6 +303,29 @@ def _notification_templates(config: Config) -> list[RenderedTemplate]:
     ]
 
 
+def remediation_role_template(config: Config, documents: tuple[str, ...]) -> RenderedTemplate:
+    """The role SSM Automation runs the packs' remediations as: every targeted account, home Region (IAM is global)."""
+    context = {
+        **_common(config),
+        "role_name": naming.remediation_role(config),
+        "trust_policy": trust_policy(),
+        "permissions_policy": permissions_policy(config, documents),
+        "documents": list(documents),
+    }
+    name = naming.remediation_role_stack_set(config)
+    home = (config.home_region,)
+    placements = [Placement("stack_set", name, "members", home)]
+    if config.management_account.deploy:
+        placements.append(Placement("stack", name, "management", home))
+    return RenderedTemplate(
+        key="remediation-role",
+        filename="remediation-role.yaml",
+        body=render_shipped("remediation-role.yaml.j2", context),
+        placements=tuple(placements),
+        capabilities=("CAPABILITY_NAMED_IAM",),
+    )
+
+
 def render_all(config: Config) -> RenderedSet:
     """Every template this config deploys, with placements, in deployment order."""
     home = (config.home_region,)
@@ -341,4 +378,14 @@ def render_all(config: Config) -> RenderedSet:
         templates.append(template)
     if config.notifications is not None:
         templates += _notification_templates(config)
+    documents = tuple(dict.fromkeys(d for b in bodies for d in b.documents))
+    held = {r for b in bodies for r in b.remediated_rules}
+    stray = [r.rule for r in config.remediation.rules if r.rule not in held]
+    if stray:
+        raise TemplateError(
+            f"remediation.rules: no conformance pack orgdeploy deploys has a rule {stray[0]!r} (by its ConfigRuleName "
+            "or its managed rule's name, such as s3-bucket-public-read-prohibited)"
+        )
+    if documents:
+        templates.append(remediation_role_template(config, documents))
     return RenderedSet(templates=tuple(templates), pack_bodies=tuple(bodies))

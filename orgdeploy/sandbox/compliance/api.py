@@ -16,6 +16,8 @@ from typing import Any
 
 from moto.config import urls as config_urls
 from moto.config.responses import ConfigResponse
+from moto.core.exceptions import JsonRESTError
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.compliance.aggregation import AggregatorView, rule_compliance
@@ -204,7 +206,17 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         return json.dumps({"Results": page, "QueryInfo": info, **({"NextToken": token} if token else {})})
 
 
+def _get_automation_execution(self: Any) -> str:
+    """SSM's GetAutomationExecution, for the executions AWS Config's remediations ran in the sandbox."""
+    wanted = self._get_param("AutomationExecutionId")
+    found = current().remediations.executions.get(wanted)
+    if found is None or found.account != self.current_account or found.region != self.region:
+        raise JsonRESTError("AutomationExecutionNotFoundException", f"Automation execution {wanted} is not found.")
+    return json.dumps({"AutomationExecution": found.to_ssm()}, default=lambda moment: moment.timestamp())
+
+
 def install_compliance_api() -> None:
-    """Route moto's Config endpoint to SandboxConfigResponse; calling it again changes nothing."""
+    """Route moto's Config endpoint to SandboxConfigResponse, and add SSM's GetAutomationExecution; idempotent."""
     with STATE.lock:
         config_urls.url_paths["{0}/$"] = SandboxConfigResponse.dispatch
+        SimpleSystemManagerResponse.get_automation_execution = _get_automation_execution  # type: ignore[attr-defined]

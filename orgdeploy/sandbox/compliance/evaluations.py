@@ -33,6 +33,7 @@ from orgdeploy.sandbox.compliance.managed_rules import (
     DEFAULT_FREQUENCY,
     FREQUENCIES,
     MANAGED_RULES,
+    NON_COMPLIANT,
     NOT_APPLICABLE,
     ManagedRule,
     Place,
@@ -41,6 +42,7 @@ from orgdeploy.sandbox.compliance.managed_rules import (
 )
 from orgdeploy.sandbox.compliance.packs import PackRule, rules_of
 from orgdeploy.sandbox.compliance.recorded import ConfigItem, recorded
+from orgdeploy.sandbox.compliance.remediations import Remediations, automation_event
 
 LOG = logging.getLogger(__name__)
 CHANGE_DELAY = 60.0  # sandbox seconds from a noticed change to the evaluation of change-triggered rules
@@ -181,6 +183,7 @@ class Evaluations:
     not_emulated: set[str] = field(default_factory=set)  # SourceIdentifiers met that the engine does not know
     events_put: int = 0
     version: int = 0  # moves with every change of rules or results; readers cache on it
+    remediations: Remediations = field(default_factory=Remediations)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _snapshot: tuple[int, list[tuple[MemberRule, list[Result]]]] | None = field(default=None, repr=False)
 
@@ -258,6 +261,7 @@ class Evaluations:
             managed = rule.managed
             if managed and "periodic" in managed.triggers and now - rule.last_periodic >= rule.period:
                 self._run(rule, items((rule.account, rule.region)), now, periodic=True)
+        self._retry_remediations(now)
 
     def _changes(self, place: PlaceKey, found: list[ConfigItem], now: float) -> None:
         """Run the place's change-triggered rules on the items that changed, CHANGE_DELAY after the change."""
@@ -316,6 +320,28 @@ class Evaluations:
         for verdict in verdicts:
             entries += self._record(rule, stored, verdict, now)
         self._put(rule.account, rule.region, entries)
+        failing = [v for v in verdicts if v.compliance == NON_COMPLIANT]
+        for verdict in failing:
+            self._remediate(rule, (verdict.resource_type, verdict.resource_id), now, len(failing))
+
+    def _remediate(self, rule: MemberRule, resource: ResourceKey, now: float, non_compliant: int) -> None:
+        spec = rule.spec.remediation
+        key = (rule.account, rule.region, rule.name, *resource)
+        if spec is None or not self.remediations.due(key, spec, now, non_compliant):
+            return
+        execution = self.remediations.run(key, spec, admin=rule.admin, now=now)
+        self.version += 1
+        self._put(rule.account, rule.region, [automation_event(execution)])
+
+    def _retry_remediations(self, now: float) -> None:
+        for key in self.remediations.retries_due(now):
+            rule = self.rules.get(key[:3])
+            stored = self.results.get(key[:3], {})
+            result = stored.get(key[3:])
+            if rule is None or result is None or result.compliance != NON_COMPLIANT:
+                continue
+            failing = sum(1 for r in stored.values() if r.compliance == NON_COMPLIANT)
+            self._remediate(rule, key[3:], now, failing)
 
     def _record(self, rule: MemberRule, stored: dict[ResourceKey, Result], verdict: Verdict, now: float) -> list[Any]:
         resource = (verdict.resource_type, verdict.resource_id)
@@ -355,10 +381,18 @@ def current() -> Evaluations:
 
 
 def advance_clock(seconds: float) -> float:
-    """Move the sandbox clock forward and run what falls due; returns the new time."""
+    """Move the sandbox clock forward and run what falls due; returns the new time.
+
+    The last two CHANGE_DELAYs of the move are walked in steps, so what a run changes (a remediation,
+    say) is evaluated again within the same move, as AWS Config would within that time.
+    """
     current().sync(force=True)  # notice changes made before the move
-    moved = clock.move_forward(seconds)
+    tail = [CHANGE_DELAY, CHANGE_DELAY] if seconds > 2 * CHANGE_DELAY else []
+    moved = clock.move_forward(seconds - sum(tail))
     current().sync(force=True)
+    for step in tail:
+        moved = clock.move_forward(step)
+        current().sync(force=True)
     return moved
 
 

@@ -90,6 +90,10 @@ def _state_id(item: dict[str, Any]) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest()[:12], 16))
 
 
+def _epoch(value: Any) -> float:
+    return float(value)
+
+
 class MemberConfigReads:
     """The calls; `self` is a moto ConfigResponse."""
 
@@ -224,8 +228,54 @@ class MemberConfigReads:
         return json.dumps({"OrganizationConfigRules": []})
 
     def describe_remediation_configurations(self) -> str:
-        # Remediation configurations arrive with the remediation support; until then none exist.
-        return json.dumps({"RemediationConfigurations": []})
+        """The remediations the account's pack rules carry, as AWS Config describes them."""
+        wanted = set(self._get_param("ConfigRuleNames") or [])
+        found = []
+        for rule in self._rules():
+            spec = rule.spec.remediation
+            if spec is None or rule.name not in wanted:
+                continue
+            parameters = {
+                name: {"ResourceValue": {"Value": "RESOURCE_ID"}}
+                if values is None
+                else {"StaticValue": {"Values": list(values)}}
+                for name, values in spec.parameters
+            }
+            found.append(
+                {
+                    "ConfigRuleName": rule.name,
+                    "TargetType": "SSM_DOCUMENT",
+                    "TargetId": spec.document,
+                    "TargetVersion": spec.version,
+                    "Parameters": parameters,
+                    "ResourceType": spec.resource_type,
+                    "Automatic": spec.automatic,
+                    "ExecutionControls": {
+                        "SsmControls": {
+                            "ConcurrentExecutionRatePercentage": spec.concurrency_percentage,
+                            "ErrorPercentage": spec.error_percentage,
+                        }
+                    },
+                    "MaximumAutomaticAttempts": spec.maximum_attempts,
+                    "RetryAttemptSeconds": spec.retry_seconds,
+                    "CreatedByService": "config-conforms.amazonaws.com",
+                }
+            )
+        return json.dumps({"RemediationConfigurations": found})
+
+    def describe_remediation_execution_status(self) -> str:
+        name = self._get_param("ConfigRuleName")
+        rule = current().rule(self.current_account, self.region, name)
+        if rule is None:
+            raise JsonRESTError(
+                "NoSuchConfigRuleException", f"The ConfigRule '{name}' provided in the request is invalid."
+            )
+        remediations = current().remediations
+        keys = [(k["resourceType"], k["resourceId"]) for k in self._get_param("ResourceKeys") or []]
+        if not keys:
+            keys = sorted({(a[3], a[4]) for a in remediations.attempts if a[:3] == (rule.account, rule.region, name)})
+        found = [s for k in keys if (s := remediations.status_of(rule.account, rule.region, name, k)) is not None]
+        return json.dumps({"RemediationExecutionStatuses": found}, default=_epoch)
 
     def list_discovered_resources(self) -> str:
         kind, ids = self._get_param("resourceType"), set(self._get_param("resourceIds") or [])

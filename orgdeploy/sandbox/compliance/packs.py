@@ -52,7 +52,26 @@ class PackRule:
     parameters: dict[str, str] = field(default_factory=dict, hash=False)
     scope: Scope = Scope()
     frequency: str = ""  # MaximumExecutionFrequency, "" when not set
-    runbook: str | None = None  # the SSM document of an automatic remediation
+    remediation: RemediationSpec | None = None
+
+
+@dataclass(frozen=True)
+class RemediationSpec:
+    """A rule's AWS::Config::RemediationConfiguration, as AWS Config runs it."""
+
+    document: str
+    version: str
+    resource_type: str
+    # parameter -> the resource's id (None) or its static values
+    parameters: tuple[tuple[str, tuple[str, ...] | None], ...]
+    automatic: bool
+    maximum_attempts: int = 5
+    retry_seconds: int = 60
+    concurrency_percentage: int = 10
+    error_percentage: int = 50
+
+    def parameters_for(self, resource_id: str) -> dict[str, list[str]]:
+        return {name: [resource_id] if values is None else list(values) for name, values in self.parameters}
 
 
 def _resolve(value: Any, inputs: dict[str, str], defaults: dict[str, str]) -> str:
@@ -75,11 +94,10 @@ def pack_rules(pack: str, body: str, input_parameters: list[dict[str, Any]] | No
     defaults = {str(k): str(v.get("Default", "")) for k, v in declared.items() if isinstance(v, dict)}
     inputs = {str(p.get("ParameterName")): str(p.get("ParameterValue")) for p in input_parameters or []}
     items = [r for r in resources.values() if isinstance(r, dict)]
-    runbooks = {
-        str(props.get("ConfigRuleName")): str(props.get("TargetId"))
+    remediations = {
+        str(props.get("ConfigRuleName")): _remediation(props, inputs, defaults)
         for r in items
-        if r.get("Type") == "AWS::Config::RemediationConfiguration"
-        and (props := r.get("Properties") or {}).get("Automatic") in (True, "true", "True")
+        if r.get("Type") == "AWS::Config::RemediationConfiguration" and (props := r.get("Properties") or {})
     }
     rules = []
     for r in items:
@@ -104,10 +122,38 @@ def pack_rules(pack: str, body: str, input_parameters: list[dict[str, Any]] | No
                     str(scope.get("TagValue") or ""),
                 ),
                 frequency=str(props.get("MaximumExecutionFrequency") or ""),
-                runbook=runbooks.get(name),
+                remediation=remediations.get(name),
             )
         )
     return rules
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _remediation(props: dict[str, Any], inputs: dict[str, str], defaults: dict[str, str]) -> RemediationSpec:
+    parameters: list[tuple[str, tuple[str, ...] | None]] = []
+    for name, value in (props.get("Parameters") or {}).items():
+        if not isinstance(value, dict):
+            continue
+        if "ResourceValue" in value:
+            parameters.append((str(name), None))
+        else:
+            values = (value.get("StaticValue") or {}).get("Values") or []
+            parameters.append((str(name), tuple(_resolve(v, inputs, defaults) for v in values)))
+    controls = (props.get("ExecutionControls") or {}).get("SsmControls") or {}
+    return RemediationSpec(
+        document=str(props.get("TargetId", "")),
+        version=str(props.get("TargetVersion") or "1"),
+        resource_type=str(props.get("ResourceType", "")),
+        parameters=tuple(parameters),
+        automatic=_truthy(props.get("Automatic")),
+        maximum_attempts=int(props.get("MaximumAutomaticAttempts") or 5),
+        retry_seconds=int(props.get("RetryAttemptSeconds") or 60),
+        concurrency_percentage=int(controls.get("ConcurrentExecutionRatePercentage") or 10),
+        error_percentage=int(controls.get("ErrorPercentage") or 50),
+    )
 
 
 def record_pack_bodies() -> None:
