@@ -128,6 +128,7 @@ class Role(StrEnum):
     ci = "ci"
     member = "member"
     hub = "hub"
+    remediation = "remediation"
 
 
 def permissions(
@@ -146,7 +147,9 @@ def permissions(
     needs the management policy for the management account's own stacks). ci:
     `update` only. member: census.role_name in each member account (read-only).
     hub: census.role_name in notifications.hub_account, which also deploys the
-    notifications hub stack there.
+    notifications hub stack there. remediation: the role SSM Automation assumes
+    for the packs' remediations (needs --config: it follows the documents the
+    packs run, the rules' excluded Regions and the exceptions).
 
     Every action is scoped to orgdeploy's own resources (stacks, stack sets, roles
     and buckets named after stacksets.name_prefix, the hub's topic, bus and log
@@ -158,12 +161,33 @@ def permissions(
     from orgdeploy.aws.permissions import Scope, policy_json
     from orgdeploy.aws.policy import all_needs
 
+    if role is Role.remediation:
+        typer.echo(_remediation_policy(config))
+        return
     scope = Scope()
     if config is not None:
         from orgdeploy.config.model import load_config
 
         scope = Scope.from_config(load_config(config))
     typer.echo(policy_json(role.value, all_needs(), scope))
+
+
+def _remediation_policy(config: Path | None) -> str:
+    """The remediation role's policy as its template deploys it, with ${AWS::AccountId} standing for each account."""
+    import json
+
+    from orgdeploy.config.model import load_config
+    from orgdeploy.errors import BadInputError
+    from orgdeploy.templates.remediation_role import permissions_policy, plain_policy
+    from orgdeploy.templates.render import render_all
+
+    if config is None:
+        raise BadInputError("--role remediation needs --config: the policy follows the documents the packs run")
+    loaded = load_config(config)
+    documents = tuple(dict.fromkeys(d for b in render_all(loaded).pack_bodies for d in b.documents))
+    if not documents:
+        raise BadInputError(f"{config}: no conformance pack runs a remediation, so there is no remediation role")
+    return json.dumps(plain_policy(permissions_policy(loaded, documents)), indent=2)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -292,6 +292,15 @@ def cost(
     price_file: Annotated[
         Path | None, typer.Option("--price-file", metavar="F", help="Prices JSON (default: the shipped one).")
     ] = None,
+    remediations_per_month: Annotated[
+        int,
+        typer.Option(
+            "--remediations-per-month",
+            metavar="N",
+            min=0,
+            help="SSM Automation runs a month across the organization, when the packs remediate.",
+        ),
+    ] = 100,
     output: Annotated[CostOutput, typer.Option("--output", "-o", help="table or json.")] = CostOutput.table,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
@@ -352,9 +361,26 @@ def cost(
             dict.fromkeys([*(recording.resource_types if recording.strategy == "exclude" else []), *excluded])
         ),
         sizes_from=sizes_from,
+        remediation_runs=remediations_per_month if loaded and _remediates(loaded) else 0,
+        remediation_steps=_remediation_steps(loaded) if loaded else 1,
     )
     result = cost_report(inputs, prices)
     typer.echo(json.dumps(cost_dict(result), indent=2) if output is CostOutput.json else render_cost_table(result))
+
+
+def _remediates(config: Any) -> bool:
+    from orgdeploy.templates.render import render_all
+
+    return any(b.documents for b in render_all(config).pack_bodies)
+
+
+def _remediation_steps(config: Any) -> int:
+    """The most steps any document the packs run takes per run (each of the six takes one)."""
+    from orgdeploy.config.runbooks import RUNBOOKS
+    from orgdeploy.templates.render import render_all
+
+    documents = {d for b in render_all(config).pack_bodies for d in b.documents}
+    return max((RUNBOOKS[d].steps for d in documents), default=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -50,6 +50,8 @@ class PriceTable:
     notes: tuple[str, ...] = ()
     high_churn: Mapping[str, Churn] = field(default_factory=dict)
     churn_source: str = ""
+    automation_step: Decimal = Decimal(0)  # SSM Automation, per basic step
+    automation_source: str = ""
 
 
 def _decimal(value: Any, where: str) -> Decimal:
@@ -107,7 +109,13 @@ def parse_prices(data: Any) -> PriceTable:
         notes=tuple(str(n) for n in data.get("notes") or ()),
         high_churn=churn,
         churn_source=str(assumptions.get("source", "")),
+        automation_step=_decimal((data.get("ssm_automation") or {}).get("basic_step", 0), "ssm_automation.basic_step"),
+        automation_source=_automation_source(data.get("ssm_automation") or {}),
     )
+
+
+def _automation_source(data: dict[str, Any]) -> str:
+    return f"{data['source']}, {data['date']}" if data.get("source") and data.get("date") else ""
 
 
 def load_prices(path: Path | None = None) -> PriceTable:
@@ -161,6 +169,8 @@ class CostInputs:
     evaluations_per_day: int = 1
     days: int = 30
     sizes_from: str = "the options given"
+    remediation_runs: int = 0  # SSM Automation runs a month, across the organization
+    remediation_steps: int = 1  # steps per run
 
 
 @dataclass(frozen=True)
@@ -283,7 +293,16 @@ def estimate(inputs: CostInputs, prices: PriceTable) -> Estimate:
     items, item_notes = _configuration_items(inputs, prices)
     evaluations, evaluation_notes = _evaluations(inputs, prices)
     sizes = f"{inputs.accounts} accounts x {inputs.regions} Regions (from {inputs.sizes_from})"
-    return Estimate(tuple(items + evaluations), (sizes, *item_notes, *evaluation_notes))
+    lines, notes = items + evaluations, [sizes, *item_notes, *evaluation_notes]
+    if inputs.remediation_runs:
+        steps = Decimal(inputs.remediation_runs * inputs.remediation_steps)
+        lines.append(
+            CostLine("SSM Automation steps (remediations)", steps, "steps", steps * prices.automation_step,
+                     f"{inputs.remediation_runs} runs x {inputs.remediation_steps} step(s), ${prices.automation_step} "
+                     "a step")
+        )  # fmt: skip
+        notes.append(f"SSM Automation prices: {prices.automation_source}")
+    return Estimate(tuple(lines), tuple(notes))
 
 
 def cost_report(inputs: CostInputs, prices: PriceTable) -> CostReport:

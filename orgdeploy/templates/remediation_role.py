@@ -91,3 +91,14 @@ def permissions_policy(config: Config, documents: tuple[str, ...]) -> dict[str, 
             _statement(f"Exception{number}", "Deny", runbook, [_exception_arn(runbook, exception)], until)
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def plain_policy(value: Any, *, partition: str = "aws") -> Any:
+    """The policy with each Fn::Sub written out: the partition filled in, ${AWS::AccountId} left for each account."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        return str(value["Fn::Sub"]).replace("${AWS::Partition}", partition)
+    if isinstance(value, dict):
+        return {k: plain_policy(v, partition=partition) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_policy(v, partition=partition) for v in value]
+    return value

@@ -14,7 +14,7 @@ from orgdeploy.config.model import Config, ConformancePack
 from orgdeploy.errors import TemplateError
 from orgdeploy.templates import naming
 from orgdeploy.templates.jinja import render_file, render_shipped, sub_escape
-from orgdeploy.templates.pack_remediation import for_fn_sub, wire_remediations
+from orgdeploy.templates.pack_remediation import for_fn_sub, remediated_rules, wire_remediations
 from orgdeploy.templates.recording import recording_group, recording_mode
 from orgdeploy.templates.remediation_role import permissions_policy, trust_policy
 
@@ -247,7 +247,20 @@ def _timeline_policy(rules: dict[str, bool]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
 
 
-def _notification_templates(config: Config) -> list[RenderedTemplate]:
+def _notify_rules(config: Config, bodies: list[PackBody]) -> list[dict[str, str]]:
+    """In notify mode, one mail rule per remediated rule: which document would have run."""
+    if config.remediation.mode != "notify":
+        return []
+    found: dict[str, str] = {}
+    for body in bodies:
+        found.update(remediated_rules(body.body))
+    return [
+        {"logical": f"NotifyRemediation{n}", "prefix": f"{rule}-conformance-pack-", "rule": rule, "document": doc}
+        for n, (rule, doc) in enumerate(sorted(found.items()), 1)
+    ]
+
+
+def _notification_templates(config: Config, notify_rules: list[dict[str, str]]) -> list[RenderedTemplate]:
     """The hub stack (hub account, home Region) and the forwarders (every targeted account and Region)."""
     settings = config.notifications
     assert settings is not None
@@ -266,6 +279,7 @@ def _notification_templates(config: Config) -> list[RenderedTemplate]:
         "display_name": f"{prefix} AWS Config"[:100],
         "emails": list(settings.emails),
         "rule_prefix": f"{prefix}-notifications",
+        "notify_rules": notify_rules,
     }
     role = naming.notifications_forwarder_role(config)
     forwarder_context = {
@@ -377,7 +391,7 @@ def render_all(config: Config) -> RenderedSet:
         bodies.append(body)
         templates.append(template)
     if config.notifications is not None:
-        templates += _notification_templates(config)
+        templates += _notification_templates(config, _notify_rules(config, bodies))
     documents = tuple(dict.fromkeys(d for b in bodies for d in b.documents))
     held = {r for b in bodies for r in b.remediated_rules}
     stray = [r.rule for r in config.remediation.rules if r.rule not in held]
