@@ -90,6 +90,10 @@ def _state_id(item: dict[str, Any]) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest()[:12], 16))
 
 
+def _in_member(value: str, admin: str, account: str) -> str:
+    return value.replace(f":iam::{admin}:", f":iam::{account}:") if value.startswith("arn:") else value
+
+
 def _epoch(value: Any) -> float:
     return float(value)
 
@@ -235,10 +239,11 @@ class MemberConfigReads:
             spec = rule.spec.remediation
             if spec is None or rule.name not in wanted:
                 continue
+            # AWS Config names the member's own account in the role it was given with the administrator's.
             parameters = {
                 name: {"ResourceValue": {"Value": "RESOURCE_ID"}}
                 if values is None
-                else {"StaticValue": {"Values": list(values)}}
+                else {"StaticValue": {"Values": [_in_member(v, rule.admin, rule.account) for v in values]}}
                 for name, values in spec.parameters
             }
             found.append(
