@@ -162,6 +162,13 @@ ROWS = [
         why="a topic of the old hub account cannot stay",
     ),
     Row("management_account.deploy", _set("management_account.deploy", False)),
+    Row(
+        "remediation.rules",
+        _set(
+            "remediation.rules",
+            [{"rule": "s3-bucket-public-read-prohibited", "document": "AWS-DisableS3BucketPublicReadWrite"}],
+        ),
+    ),
 ]
 NOT_BY_UPDATE = {
     "home_region": "moving the home Region moves the service-linked role and the global types: destroy, then bootstrap",
@@ -173,6 +180,10 @@ NOT_BY_UPDATE = {
     "guard.enabled": "needs org-setup (service control policies) first; tests/e2e/test_guard.py",
     "guard.organizational_units": "where the guard is attached; tests/unit/test_guard.py",
     "guard.break_glass_roles": "who the guard exempts; tests/e2e/test_guard.py",
+    # These shape remediations, and the example config's pack has none until remediation.rules adds one.
+    "remediation.mode": "with remediation.rules set; tests/e2e/test_remediation.py (notify mode)",
+    "remediation.role_name": "with remediation.rules set; tests/unit/test_remediation.py",
+    "remediation.exceptions": "with remediation.rules set; tests/e2e/test_remediation.py",
 }
 
 

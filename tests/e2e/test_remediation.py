@@ -15,7 +15,7 @@ from tests.e2e.inprocess import cli, member_client, write_config
 pytest.importorskip("moto")
 
 AUDIT, DEV1, SANDBOX1 = "407522758688", "029061126486", "183216448298"
-PUBLIC = f"dev-1-site-us-east-1"
+PUBLIC = "dev-1-site-us-east-1"
 RULE = "s3-bucket-public-read-prohibited"
 DOCUMENT = "AWS-DisableS3BucketPublicReadWrite"
 S3_PACK = (
