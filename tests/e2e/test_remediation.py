@@ -96,6 +96,15 @@ def test_the_public_bucket_is_remediated_and_the_timeline_tells_the_story(
     )
     assert f"{DOCUMENT} ran at " in fixed["message"] and fixed["message"].endswith("and succeeded; now COMPLIANT.")
     assert (healed["what"], healed["new"]) == ("healed", "COMPLIANT")
+    # AWS Config's own record of the run, read as the member account.
+    member = member_client(endpoint, "config", DEV1)
+    [name] = [r["ConfigRuleName"] for r in member.describe_config_rules()["ConfigRules"]
+              if r["ConfigRuleName"].startswith(f"{RULE}-conformance-pack-")]  # fmt: skip
+    key = {"resourceType": "AWS::S3::Bucket", "resourceId": PUBLIC}
+    [status] = member.describe_remediation_execution_status(ConfigRuleName=name, ResourceKeys=[key])[
+        "RemediationExecutionStatuses"
+    ]
+    assert status["State"] == "SUCCEEDED" and status["StepDetails"][0]["State"] == "SUCCEEDED"
     table = _run(capsys, config, endpoint, "events", "--account", DEV1, "--kind", "remediation")
     assert f"{RULE} / {DOCUMENT}" in table and "remediated" in table
 

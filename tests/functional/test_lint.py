@@ -198,7 +198,8 @@ def test_real_aws_packs_pass_lint_as_pack_bodies(cli, example_dir: Path, shared_
     assert result.exit_code == 0, result.stdout
     errors = [m for m in json.loads(result.stdout) if m["Level"] == "Error"]
     assert errors == []
-    assert f"linted {4 + 2 * len(packs)} templates" in result.stderr
+    # The S3 sample pack remediates, so the remediation role's template is linted too.
+    assert f"linted {5 + 2 * len(packs)} templates" in result.stderr
 
 
 def test_init_refuses_to_overwrite(cli, tmp_path: Path) -> None:

@@ -217,7 +217,8 @@ def disable_incoming_ssh(account: str, region: str, params: dict[str, list[str]]
 
 def _open_ssh(rule: Any) -> bool:
     ports = (int(rule.from_port or 0), int(rule.to_port or 65535))
-    world = any(r.get("CidrIp") in {"0.0.0.0/0"} or r.get("CidrIpv6") == "::/0" for r in rule.ip_ranges)
+    ranges = rule.ip_range if isinstance(rule.ip_range, dict) else {}
+    world = ranges.get("CidrIp") == "0.0.0.0/0" or ranges.get("CidrIpv6") == "::/0"
     return rule.ip_protocol in {"tcp", "6", "-1"} and ports[0] <= 22 <= ports[1] and world
 
 

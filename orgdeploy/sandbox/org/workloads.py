@@ -159,6 +159,13 @@ def _group(account: str, region: str, name: str) -> Any:
     return next(g for groups in ec2.groups.values() for g in groups.values() if g.name == name)
 
 
+def _close_ssh(ec2: Any, group_id: str, anywhere: Any) -> None:
+    # An automatic remediation may have closed it already: the cloud healed itself first.
+    group = ec2.get_security_group_from_id(group_id)
+    if any(r.from_port == 22 and (r.ip_range or {}).get("CidrIp") == "0.0.0.0/0" for r in group.ingress_rules):
+        ec2.revoke_security_group_ingress(group_id, "tcp", "22", "22", anywhere)
+
+
 def play_a_day(summary: SeedSummary, *, home_region: str) -> list[str]:
     """Twenty-four hours of people changing things, on the sandbox clock; returns what happened, in order.
 
@@ -187,7 +194,7 @@ def play_a_day(summary: SeedSummary, *, home_region: str) -> list[str]:
         opened = f"prod-1 {home_region}: port 22 opened to the internet on security group web"
         at(2, opened, lambda: ec2.authorize_security_group_ingress(web, "tcp", "22", "22", anywhere))
         closed = f"prod-1 {home_region}: port 22 closed again on security group web"
-        at(5, closed, lambda: ec2.revoke_security_group_ingress(web, "tcp", "22", "22", anywhere))
+        at(5, closed, lambda: _close_ssh(ec2, web, anywhere))
     if dev:
         uploads, s3_dev = f"dev-1-uploads-{home_region}", s3_backends[dev]["aws"]
         policy = _tls_only(uploads).encode()
