@@ -25,7 +25,7 @@ ACCOUNT_MARKER = "ORGDEPLOY-ADMINISTRATOR-ACCOUNT"
 REMEDIATION_TYPE = "AWS::Config::RemediationConfiguration"
 
 
-class _Loader(yaml.SafeLoader):
+class CfnLoader(yaml.SafeLoader):
     """CloudFormation's short tags read as their long form (`!Ref X` -> {"Ref": "X"}), so they dump back valid."""
 
 
@@ -38,7 +38,7 @@ def _long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     return {name: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
 
 
-_Loader.add_multi_constructor("!", _long_form)
+CfnLoader.add_multi_constructor("!", _long_form)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _configuration(config: Config, rule: RemediationRule, rule_name: Any) -> dic
 def wire_remediations(config: Config, pack: ConformancePack, body: str, source: str) -> PackRemediations:
     """The body with the configured remediations of its rules added and every remediation run as orgdeploy's role."""
     try:
-        data = yaml.load(body, Loader=_Loader)  # a SafeLoader subclass
+        data = yaml.load(body, Loader=CfnLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise TemplateError(f"{source}: not a YAML or JSON template: {exc}") from None
     resources = data.get("Resources") if isinstance(data, dict) else None
@@ -165,7 +165,7 @@ def for_fn_sub(body: str) -> str:
 def remediated_rules(body: str) -> dict[str, str]:
     """ConfigRuleName -> the SSM document its RemediationConfiguration runs, for a rendered pack body."""
     try:
-        data = yaml.load(body, Loader=_Loader)  # a SafeLoader subclass
+        data = yaml.load(body, Loader=CfnLoader)  # a SafeLoader subclass
     except yaml.YAMLError:
         return {}
     resources = data.get("Resources") if isinstance(data, dict) else None

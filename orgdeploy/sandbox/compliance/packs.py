@@ -16,23 +16,9 @@ import yaml
 from moto.config.models import ConfigBackend
 from moto.s3.models import s3_backends
 
+from orgdeploy.templates.pack_remediation import CfnLoader
+
 _BODY = "orgdeploy_template_body"  # set on moto's OrganizationConformancePack
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short tags as their long form: `!Ref X` -> {"Ref": "X"}."""
-
-
-def _long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-_CfnLoader.add_multi_constructor("!", _long_form)
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,7 @@ def _resolve(value: Any, inputs: dict[str, str], defaults: dict[str, str]) -> st
 def pack_rules(pack: str, body: str, input_parameters: list[dict[str, Any]] | None = None) -> list[PackRule]:
     """The pack's rules, in template order; [] when the body is not a readable template."""
     try:
-        template = yaml.load(body, Loader=_CfnLoader)  # _CfnLoader derives from SafeLoader
+        template = yaml.load(body, Loader=CfnLoader)  # CfnLoader derives from SafeLoader
     except yaml.YAMLError:
         return []
     resources = template.get("Resources") if isinstance(template, dict) else None
