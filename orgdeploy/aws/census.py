@@ -129,6 +129,8 @@ def _recorders(config: Any, orgdeploy_recorder: str, *, detail: bool) -> list[Re
                 recording_group=json.dumps(group, sort_keys=True),
                 recording_mode=json.dumps(recorder.get("recordingMode") or {}, sort_keys=True),
                 last_delivery=delivery,
+                role_arn=str(recorder.get("roleARN") or ""),
+                delivery_channel_settings=json.dumps(channels[0], sort_keys=True, default=str) if channels else "",
             )
         )
     return facts

@@ -15,6 +15,7 @@ from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
 from orgdeploy.config.model import Config
+from orgdeploy.planning.adoption import claim_adopted
 from orgdeploy.planning.guard import guard_targets
 from orgdeploy.planning.inventory import Inventory, Quotas, StackSetState, StackState
 from orgdeploy.planning.notifications import hub_locations
@@ -153,5 +154,16 @@ def read_inventory(
         orgdeploy_recorder=naming.recorder_name(config),
         on_done=_every_tenth(say, len(accounts)),
         detail=detail,
+    )
+    recorder_sets = tuple(
+        s
+        for s in stack_sets
+        if s.name == naming.recorder_stack_set(config) or s.name.startswith(f"{naming.recorder_stack_set(config)}-")
+    )
+    management_stacks = tuple(
+        s for s in stacks if s.name == naming.recorder_stack_set(config) and s.account == org.management_account_id
+    )
+    facts = claim_adopted(
+        facts, recorder_sets=recorder_sets, management_stacks=management_stacks, management=org.management_account_id
     )
     return replace(inventory, facts=facts)

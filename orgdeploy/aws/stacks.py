@@ -115,7 +115,7 @@ class StacksGateway:
             if state is None:
                 return True
             if state.status == "DELETE_FAILED":
-                raise StackFailed(name, state.status, self._reason(name))
+                raise StackFailed(name, state.status, self.failure_reason(name))
             return None
 
         poll(gone, timeout=timeout)
@@ -129,10 +129,10 @@ class StacksGateway:
 
         state = poll(settled, timeout=timeout)
         if not allow_failure and stack_phase(state.status) is not StackPhase.COMPLETE:
-            raise StackFailed(name, state.status, self._reason(name))
+            raise StackFailed(name, state.status, self.failure_reason(name))
         return state
 
-    def _reason(self, name: str) -> str:
+    def failure_reason(self, name: str) -> str:
         """The first resource failure, which says more than the stack's own status reason."""
         events = call_with_retries(self.client.describe_stack_events, StackName=name).get("StackEvents", [])
         for event in reversed(events):

@@ -103,6 +103,7 @@ class StackSetsGateway:
                 status=i.get("Status", ""),
                 detailed_status=i.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
                 reason=i.get("StatusReason", ""),
+                stack_id=i.get("StackId", ""),
             )
             for i in self._pages("list_stack_instances", "Summaries", StackSetName=name, **where)
         )

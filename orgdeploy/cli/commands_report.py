@@ -248,21 +248,49 @@ def _excluded_types(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(types))
 
 
-def _from_org(options: AwsCliOptions, config: Config) -> tuple[int, dict[str, int] | None, str]:
-    """(accounts Config would cover, resources by type or None, where the sizes came from)."""
+def _from_org(options: AwsCliOptions, config: Config) -> tuple[int, dict[str, int] | None, str, dict[str, int]]:
+    """(accounts Config would cover, resources by type or None, where the sizes came from, accounts per profile)."""
     from orgdeploy.aws.compliance import read_resource_counts
     from orgdeploy.aws.organizations import read_organization
+    from orgdeploy.planning.profiles import profile_map
 
     with aws_context(options, config) as ctx:
         org = read_organization(ctx)
         excluded = set(config.targets.exclude_accounts)
-        members = [a for a in org.members_under(config.targets.organizational_units) if a.active]
-        accounts = len([a for a in members if a.id not in excluded]) + int(config.management_account.deploy)
+        members = [a.id for a in org.members_under(config.targets.organizational_units) if a.active]
+        covered = [a for a in members if a not in excluded]
+        covered += [org.management_account_id] if config.management_account.deploy else []
         counts = read_resource_counts(ctx.client("config"), aggregator=config.aggregator.name, regions=config.regions)
+    profiles = profile_map(config, org)
+    per_profile = {name: sum(1 for a in covered if profiles.get(a) == name) for name in config.recording.profile_names}
     if counts:
-        return accounts, counts, f"the organization and aggregator {config.aggregator.name}'s advanced query"
+        where = f"the organization and aggregator {config.aggregator.name}'s advanced query"
+        return len(covered), counts, where, per_profile
     missing = "is empty" if counts is not None else "was not found"
-    return accounts, None, f"the organization; aggregator {config.aggregator.name} {missing}, so resources are guessed"
+    where = f"the organization; aggregator {config.aggregator.name} {missing}, so resources are guessed"
+    return len(covered), None, where, per_profile
+
+
+def _shares(config: Config, per_profile: dict[str, int]) -> tuple[Any, ...]:
+    """Each recording profile's share of the accounts, as the cost model takes it."""
+    from orgdeploy.planning.profiles import describe_settings
+    from orgdeploy.reporting.cost import RecordingShare
+
+    shares = []
+    for name in config.recording.profile_names:
+        settings = config.recording.settings(name)
+        shares.append(
+            RecordingShare(
+                name=name,
+                accounts=per_profile.get(name, 0),
+                description=describe_settings(settings),
+                daily=settings.frequency == "daily",
+                daily_types=tuple(t for o in settings.overrides if o.frequency == "daily" for t in o.resource_types),
+                exclude=tuple(settings.resource_types) if settings.strategy == "exclude" else (),
+                include=tuple(settings.resource_types) if settings.strategy == "include" else None,
+            )
+        )
+    return tuple(shares)
 
 
 def cost(
@@ -331,12 +359,13 @@ def cost(
     if loaded is None and regions is None:
         raise BadInputError("--regions N is needed when there is no orgdeploy.yaml to read the Regions from")
     counts: dict[str, int] | None = None
+    per_profile: dict[str, int] = {}
     sizes_from = "the options given"
     if from_org and loaded is not None:
         options = AwsCliOptions(
             profile=profile, endpoint_url=endpoint_url, sandbox=sandbox, sandbox_accounts=sandbox_accounts
         )
-        org_accounts, counts, sizes_from = _from_org(options, loaded)
+        org_accounts, counts, sizes_from, per_profile = _from_org(options, loaded)
         if accounts is not None and counts and org_accounts:
             # Scale the organization's resources to the account count asked about.
             counts = {t: round(n * accounts / org_accounts) for t, n in counts.items()}
@@ -363,7 +392,12 @@ def cost(
         sizes_from=sizes_from,
         remediation_runs=remediations_per_month if loaded and _remediates(loaded) else 0,
         remediation_steps=_remediation_steps(loaded) if loaded else 1,
+        profiles=_shares(loaded, per_profile) if loaded and loaded.recording.profiles and per_profile else (),
     )
+    if loaded and loaded.recording.profiles and not per_profile:
+        typer.echo(
+            "note: recording.profiles are priced one by one with --from-org, which counts their accounts", err=True
+        )
     result = cost_report(inputs, prices)
     typer.echo(json.dumps(cost_dict(result), indent=2) if output is CostOutput.json else render_cost_table(result))
 

@@ -6,7 +6,7 @@ import datetime
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -154,22 +154,68 @@ class RecordingOverride(_Model):
         return self
 
 
-class Recording(_Model):
+class RecordingSettings(_Model):
+    """What a recorder records, and how often: the default `recording` block and each profile share it."""
+
     strategy: Literal["all", "include", "exclude"] = "all"
     resource_types: list[str] = []
     frequency: Literal["continuous", "daily"] = "continuous"
     overrides: Annotated[list[RecordingOverride], Field(max_length=1)] = []
-    existing_recorder: Literal["skip", "fail"] = "skip"
 
     _types = field_validator("resource_types")(classmethod(lambda cls, v: _check_resource_types(v)))
 
     @model_validator(mode="after")
-    def _strategy_needs_types(self) -> Recording:
+    def _strategy_needs_types(self) -> Self:
         if self.strategy == "all" and self.resource_types:
             raise ValueError("resource_types must be empty when strategy is 'all' (use 'include' or 'exclude')")
         if self.strategy != "all" and not self.resource_types:
             raise ValueError(f"strategy {self.strategy!r} needs at least one entry in resource_types")
         return self
+
+
+DEFAULT_PROFILE = "default"
+_PROFILE_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class RecordingProfile(RecordingSettings):
+    """Recording for the accounts under some OUs; the first profile that matches an account wins."""
+
+    name: Annotated[str, _pattern(_PROFILE_RE, "a profile name of lowercase letters, digits and hyphens (1-32)")]
+    organizational_units: Annotated[
+        list[Annotated[str, _pattern(_OU_RE, "ROOT, a root id (r-...) or an OU id (ou-...)")]], Field(min_length=1)
+    ]
+    exclude_accounts: list[AccountId] = []
+
+    @field_validator("name")
+    @classmethod
+    def _not_default(cls, value: str) -> str:
+        if value == DEFAULT_PROFILE:
+            raise ValueError(f"{DEFAULT_PROFILE!r} is the top-level recording block's name; pick another")
+        return value
+
+
+class Recording(RecordingSettings):
+    existing_recorder: Literal["skip", "fail", "adopt"] = "skip"
+    profiles: Annotated[list[RecordingProfile], Field(max_length=20)] = []
+
+    @field_validator("profiles")
+    @classmethod
+    def _unique_profiles(cls, value: list[RecordingProfile]) -> list[RecordingProfile]:
+        names = [p.name for p in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"profile names must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+    def settings(self, profile: str) -> RecordingSettings:
+        """The settings of a profile by name; the top-level block for 'default'."""
+        if profile == DEFAULT_PROFILE:
+            return self
+        return next(p for p in self.profiles if p.name == profile)
+
+    @property
+    def profile_names(self) -> list[str]:
+        return [DEFAULT_PROFILE, *(p.name for p in self.profiles)]
 
 
 class Aggregator(_Model):

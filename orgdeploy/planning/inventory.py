@@ -100,6 +100,12 @@ class StackInstance:
     status: str  # CURRENT | OUTDATED | INOPERABLE
     detailed_status: str
     reason: str = ""
+    stack_id: str = ""
+
+    @property
+    def stack_name(self) -> str:
+        """arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID -> NAME ("" before a stack exists)."""
+        return self.stack_id.split(":stack/", 1)[-1].split("/", 1)[0] if ":stack/" in self.stack_id else ""
 
     @property
     def healthy(self) -> bool:
@@ -165,6 +171,9 @@ class RecorderFact:
     recording_group: str = ""
     recording_mode: str = ""
     last_delivery: str = ""
+    # What adoption keeps to give the recorder back: its role and its channel (Config API JSON, "" if none).
+    role_arn: str = ""
+    delivery_channel_settings: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,17 @@ Action = Literal[
     "upload_artifact",
     "delete_bucket",
     "repair_recorder",
+    "adopt_recorders",
+    "release_recorders",
     "put_guard_policy",
     "attach_guard_policy",
     "detach_guard_policy",
     "delete_guard_policy",
     "verify",
 ]
+
+# An instance step's parameter override with this value keeps what the instance has (UsePreviousValue).
+USE_PREVIOUS_VALUE = "<previous value>"
 
 STACK_SET_OPERATIONS = frozenset(
     {"create_stack_instances", "update_stack_instances", "delete_stack_instances", "update_stack_set"}

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orgdeploy.config.model import Config
+from orgdeploy.config.model import DEFAULT_PROFILE, Config
 from orgdeploy.errors import PlanBlocked
+from orgdeploy.planning.adopt_steps import adopt_step
+from orgdeploy.planning.adoption import Adoption
 from orgdeploy.planning.guard import plan_guard
 from orgdeploy.planning.inventory import Inventory
 from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, notifications_stage
 from orgdeploy.planning.packs import plan_pack_steps
 from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step, one_operation_at_a_time
+from orgdeploy.planning.profiles import describe_settings, profile_steps, unit_profiles
 from orgdeploy.planning.remediation import remediation_role_stage
 from orgdeploy.planning.repairs import repair_steps
 from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
@@ -116,6 +119,9 @@ def _recorder_stage(
         if shard.accounts is not None:
             members &= set(shard.accounts)
         shard_desired = {r: [a for a in accounts if a in members] for r, accounts in per_region.items()}
+        adopted = stage.desired.adopted_pairs()
+        # Adopted recorders join by import, never by CreateStackInstances (a second recorder would fail).
+        created = {r: [a for a in accounts if (a, r) not in adopted] for r, accounts in shard_desired.items()}
         instances = sum(len(v) for v in shard_desired.values())
         usage.append(QuotaUsage(shard.name, instances, inventory.quotas.instances_per_stack_set))
         whole = shard.accounts is None
@@ -137,7 +143,7 @@ def _recorder_stage(
             config=config,
             stack_set_name=shard.name,
             existing=existing,
-            desired=shard_desired,
+            desired=created,
             target_units=list(shard.unit_ids),
             in_scope=[a for a in in_scope if a in members],
             step_prefix=shard.step_prefix,
@@ -147,8 +153,28 @@ def _recorder_stage(
             leave_alone=stage.desired.leave_alone,
             exact_accounts=not whole,
         )
-        for region, ids in steps.items():
-            region_steps[region].extend(ids)
+        shard_steps = stage.builder.present(set_step, *(i for ids in steps.values() for i in ids))
+        adopt = adopt_step(
+            stage,
+            stack_set=shard.name,
+            adoptions=[a for found in stage.desired.adoptions.values() for a in found if a.account in members],
+            depends_on=shard_steps,
+        )
+        profiled = profile_steps(
+            builder=stage.builder,
+            config=config,
+            inventory=inventory,
+            stack_set_name=shard.name,
+            existing=existing,
+            desired=created,
+            profiles=stage.desired.profiles,
+            depends_on=stage.builder.present(*shard_steps, adopt),
+            target_units=list(shard.unit_ids),
+        )
+        for region in config.regions:
+            region_steps[region].extend(
+                [*steps.get(region, []), *stage.builder.present(adopt), *profiled.get(region, [])]
+            )
     return shards, usage, region_steps
 
 
@@ -183,8 +209,16 @@ def _management_stage(stage: Stage, bucket: str | None) -> dict[str, str | None]
     skips: list[Skip] = []
     region_steps: dict[str, str | None] = {}
     home_step = None
+    adoptions = []
     for region in [stage.home, *config.other_regions]:
-        if not _management_wants_recorder(config, inventory, region, skips):
+        wanted = _management_wants_recorder(stage, region, skips)
+        if wanted is False:
+            continue
+        if wanted is not True:
+            adoptions.append(wanted)
+    adopt = adopt_step(stage, stack_set=None, adoptions=adoptions, depends_on=stage.builder.present(role, bucket))
+    for region in [stage.home, *config.other_regions]:
+        if any(s.account == management and s.region == region and s.what == "recorder" for s in skips):
             continue
         after_home = () if region == stage.home else stage.builder.present(home_step)
         step = stage.stack(
@@ -192,16 +226,44 @@ def _management_stage(stage: Stage, bucket: str | None) -> dict[str, str | None]
             stack_name=naming.recorder_stack_set(config),
             account=management,
             region=region,
-            parameters=stack_parameters(DeliveryBucketName=stage.bucket_name),
-            depends_on=stage.builder.present(role, bucket) + after_home,
+            parameters=_management_recorder_parameters(stage, region, adoptions),
+            depends_on=stage.builder.present(role, bucket, adopt) + after_home,
             step_id=f"management-recorder-{region}",
             description=f"deploy the recorder in the management account, {region}",
         )
-        region_steps[region] = step
+        region_steps[region] = step or adopt
         if region == stage.home:
             home_step = step
     stage.builder.skipped.extend(skips)
     return region_steps
+
+
+def _management_recorder_parameters(
+    stage: Stage, region: str, adoptions: list[Adoption]
+) -> tuple[tuple[str, str], ...]:
+    """Every parameter of the management account's recorder stack; an adopted recorder keeps its names."""
+    config, inventory = stage.config, stage.inventory
+    management = inventory.organization.management_account_id
+    values = {
+        "RecorderName": naming.recorder_name(config),
+        "DeliveryChannelName": naming.delivery_channel_name(config),
+        "AdoptedSettings": "",
+    }
+    existing = inventory.stack(naming.recorder_stack_set(config), management, region)
+    if existing is not None:
+        values.update({k: v for k, v in existing.parameters if k in values})
+    adoption = next((a for a in adoptions if a.region == region), None)
+    if adoption is not None:
+        values.update(
+            RecorderName=adoption.recorder,
+            DeliveryChannelName=adoption.channel or naming.delivery_channel_name(config),
+            AdoptedSettings=adoption.settings,
+        )
+    return stack_parameters(
+        DeliveryBucketName=stage.bucket_name,
+        RecordingProfile=stage.desired.profiles.get(management, DEFAULT_PROFILE),
+        **values,
+    )
 
 
 def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: PlanOptions | None = None) -> Plan:
@@ -247,6 +309,8 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
         per_region=per_region,
     )
     management_steps = _management_stage(stage, bucket)
+    if config.recording.profiles:
+        builder.notes.append(_profiles_note(config, stage))
     _stop_on_conflicts(config, builder.skipped)
     mended = {a.id for a in desired.targeted} | (
         {org.management_account_id} if config.management_account.deploy else set()
@@ -334,6 +398,22 @@ def _notifications(
     return outcome
 
 
+def _profiles_note(config: Config, stage: Stage) -> str:
+    """Which profile each OU follows, what each records, and the accounts excluded from their OU's profile."""
+    org = stage.inventory.organization
+    lines = ["recording profiles (first match wins; the top-level recording block is 'default'):"]
+    for name in config.recording.profile_names:
+        accounts = sum(1 for a in stage.desired.targeted if stage.desired.profiles.get(a.id) == name)
+        lines.append(f"  {name}: {describe_settings(config.recording.settings(name))} ({accounts} targeted account(s))")
+    lines.append("  by OU:")
+    lines += [f"    {path} -> {profile}" for path, profile in unit_profiles(config, org)]
+    for profile in config.recording.profiles:
+        for account in profile.exclude_accounts:
+            follows = stage.desired.profiles.get(account, DEFAULT_PROFILE)
+            lines.append(f"    account {account} -> {follows} (excluded from {profile.name})")
+    return "\n".join(lines)
+
+
 def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:
     conflicts = [s for s in skipped if s.conflict]
     if conflicts and config.recording.existing_recorder == "fail":
@@ -345,22 +425,16 @@ def _stop_on_conflicts(config: Config, skipped: list[Skip]) -> None:
         )
 
 
-def _management_wants_recorder(config: Config, inventory: Inventory, region: str, skips: list[Skip]) -> bool:
+def _management_wants_recorder(stage: Stage, region: str, skips: list[Skip]) -> bool | Adoption:
+    """True when orgdeploy deploys the management account's recorder in region, an Adoption to adopt it first."""
+    inventory = stage.inventory
     management = inventory.organization.management_account_id
     facts = inventory.facts_for(management)
     if facts is not None and region in facts.disabled_regions:
         skips.append(Skip(management, region, "recorder", "Region is not enabled in the account"))
         return False
     recorder = facts.recorder(region) if facts else None
-    if recorder is not None and recorder.name != naming.recorder_name(config):
-        skips.append(
-            Skip(
-                management,
-                region,
-                "recorder",
-                f"already has recorder {recorder.name!r} (owner: {recorder.owner})",
-                conflict=True,
-            )
-        )
-        return False
-    return True
+    if recorder is None or recorder.owner == "orgdeploy":
+        return True
+    adoption = stage.desired.adopt(management, region, recorder, skips)
+    return adoption if adoption is not None else False

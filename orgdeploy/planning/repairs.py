@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
+from orgdeploy.config.model import DEFAULT_PROFILE
 from orgdeploy.planning.inventory import AccountFacts
 from orgdeploy.planning.plan import Step
 from orgdeploy.planning.stage import Stage
-from orgdeploy.templates import naming
 from orgdeploy.templates.recording import as_api, recording_differences, recording_group, recording_mode
 
 
@@ -26,7 +26,7 @@ def _what_to_mend(stage: Stage, facts: AccountFacts, region: str) -> list[str]:
         since = f" since {recorder.last_stop_time}" if recorder.last_stop_time else ""
         found.append(f"start it (stopped{since})")
     differences = recording_differences(
-        stage.config.recording,
+        stage.config.recording.settings(stage.desired.profiles.get(facts.account, DEFAULT_PROFILE)),
         home=region == stage.home,
         group=json.loads(recorder.recording_group or "{}"),
         mode=json.loads(recorder.recording_mode or "{}"),
@@ -39,17 +39,19 @@ def _what_to_mend(stage: Stage, facts: AccountFacts, region: str) -> list[str]:
 def repair_steps(stage: Stage, *, accounts: set[str], after: dict[str, tuple[str, ...]]) -> list[str]:
     """One step per account and Region (of those orgdeploy deploys to) whose orgdeploy recorder needs mending."""
     ids = []
-    name = naming.recorder_name(stage.config)
     for facts in stage.inventory.facts:
         if facts.account not in accounts or not facts.reachable:
             continue
+        settings = stage.config.recording.settings(stage.desired.profiles.get(facts.account, DEFAULT_PROFILE))
         for region in stage.config.regions:
             mend = _what_to_mend(stage, facts, region)
-            if not mend:
+            recorder = facts.recorder(region)
+            if not mend or recorder is None:
                 continue
+            name = recorder.name  # an adopted recorder keeps its own
             home = region == stage.home
-            group = as_api(recording_group(stage.config.recording, home=home))
-            mode = as_api(recording_mode(stage.config.recording, home=home))
+            group = as_api(recording_group(settings, home=home))
+            mode = as_api(recording_mode(settings, home=home))
             step = Step(
                 id=f"repair-{facts.account}-{region}",
                 action="repair_recorder",

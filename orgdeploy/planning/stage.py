@@ -10,10 +10,11 @@ from typing import Any
 
 from orgdeploy.config.model import Config
 from orgdeploy.errors import PlanBlocked
-from orgdeploy.planning.inventory import Account, Inventory, StackSetState
+from orgdeploy.planning.adoption import Adoption, adoption_of, why_not_adoptable
+from orgdeploy.planning.inventory import Account, Inventory, RecorderFact, StackSetState
 from orgdeploy.planning.plan import Skip
+from orgdeploy.planning.profiles import profile_map
 from orgdeploy.planning.steps import Builder, stack_step
-from orgdeploy.templates import naming
 from orgdeploy.templates.render import RenderedSet
 
 
@@ -54,31 +55,41 @@ class Desired:
             )
         targeted_ids = {a.id for a in self.targeted}
         self.excluded_in_scope = sorted(a.id for a in self.in_scope if a.id not in targeted_ids)
+        self.profiles = profile_map(config, org)
+        # Recorders made outside orgdeploy that this plan adopts, by Region (existing_recorder: adopt).
+        self.adoptions: dict[str, list[Adoption]] = {}
 
     def recorder_accounts(self, region: str, skips: list[Skip]) -> list[str]:
-        """Targeted accounts that should get an orgdeploy recorder in region."""
+        """Targeted accounts that should hold an orgdeploy recorder in region (adopted ones included)."""
         wanted = []
-        recorder_name = naming.recorder_name(self.config)
         for account in self.targeted:
             facts = self.inventory.facts_for(account.id)
             if facts is not None and region in facts.disabled_regions:
                 skips.append(Skip(account.id, region, "recorder", "Region is not enabled in the account"))
                 continue
             recorder = facts.recorder(region) if facts else None
-            if recorder is not None and recorder.name != recorder_name:
-                skips.append(
-                    Skip(
-                        account.id,
-                        region,
-                        "recorder",
-                        f"already has recorder {recorder.name!r} (owner: {recorder.owner}, "
-                        f"{'recording' if recorder.recording else 'not recording'})",
-                        conflict=True,
-                    )
-                )
-                continue
+            if recorder is not None and recorder.owner != "orgdeploy":
+                adoption = self.adopt(account.id, region, recorder, skips)
+                if adoption is None:
+                    continue
+                self.adoptions.setdefault(region, []).append(adoption)
             wanted.append(account.id)
         return wanted
+
+    def adopt(self, account: str, region: str, recorder: RecorderFact, skips: list[Skip]) -> Adoption | None:
+        """The adoption of a foreign recorder, or None (and a skip saying why) when it stays as it is."""
+        refused = why_not_adoptable(recorder) if self.config.recording.existing_recorder == "adopt" else None
+        if self.config.recording.existing_recorder == "adopt" and refused is None:
+            return adoption_of(account, region, recorder)
+        state = "recording" if recorder.recording else "not recording"
+        reason = f"already has recorder {recorder.name!r} (owner: {recorder.owner}, {state})"
+        skips.append(
+            Skip(account, region, "recorder", f"{reason}: {refused}" if refused else reason, conflict=refused is None)
+        )
+        return None
+
+    def adopted_pairs(self) -> set[tuple[str, str]]:
+        return {(a.account, a.region) for found in self.adoptions.values() for a in found}
 
     def role_accounts(self, skips: list[Skip], stack_set: StackSetState | None) -> list[str]:
         wanted = []

@@ -143,7 +143,9 @@ def removal_steps(
                 depends_on=depends_on,
                 operation_preferences=operation_preferences(config, parallel=True),
                 deployment_targets=targets,
-                operation_id=operation_id(step_id, {"targets": targets, "regions": regions}, after=_after(existing)),
+                operation_id=operation_id(
+                    step_id, {"targets": targets, "regions": regions}, after=after_operations(existing)
+                ),
             )
         )
 
@@ -216,7 +218,9 @@ def instance_steps(
                     operation_preferences=operation_preferences(config, parallel=True if key != "first" else None),
                     deployment_targets=targets,
                     operation_id=operation_id(
-                        step_id, {"targets": targets, "regions": regions, "state": state}, after=_after(existing)
+                        step_id,
+                        {"targets": targets, "regions": regions, "state": state},
+                        after=after_operations(existing),
                     ),
                 )
                 sid = builder.add(step)
@@ -273,7 +277,7 @@ def _release_inoperable(
                     deployment_targets=targets,
                     retain_stacks=True,
                     operation_id=operation_id(
-                        step_id, {"targets": targets, "regions": regions}, after=_after(existing)
+                        step_id, {"targets": targets, "regions": regions}, after=after_operations(existing)
                     ),
                 )
             )
@@ -281,7 +285,7 @@ def _release_inoperable(
     return tuple(steps)
 
 
-def _after(existing: StackSetState | None) -> str:
+def after_operations(existing: StackSetState | None) -> str:
     return existing.last_finished_operation if existing else ""
 
 

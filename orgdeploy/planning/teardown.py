@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from orgdeploy.config.model import Config
 from orgdeploy.planning.guard import guard_removal
-from orgdeploy.planning.inventory import Inventory, StackSetState
+from orgdeploy.planning.inventory import Inventory, StackSetState, StackState
 from orgdeploy.planning.plan import Plan, Step, operation_id
 from orgdeploy.planning.steps import Builder, operation_preferences
 from orgdeploy.templates import naming
@@ -66,6 +68,50 @@ def stack_set_removal(
     return steps
 
 
+def release_step(
+    config: Config, inventory: Inventory, state: StackSetState, *, depends_on: tuple[str, ...]
+) -> list[Step]:
+    """Adopted recorders go back to how they were, whatever --retain-resources says: they were never orgdeploy's."""
+    adopted = [i for i in state.instances if i.stack_name == naming.adopted_recorder_stack(config)]
+    if not adopted:
+        return []
+    entries = [{"account": i.account, "region": i.region, "stack": i.stack_id} for i in adopted]
+    return [
+        Step(
+            id=f"release-{state.name}",
+            action="release_recorders",
+            target=state.name,
+            description=(
+                f"give back {len(adopted)} adopted recorder(s): out of {state.name} (stacks kept), then each stack "
+                "deleted with its recorder and channel retained, and their settings before adoption put back"
+            ),
+            regions=tuple(sorted({i.region for i in adopted})),
+            depends_on=depends_on,
+            parameters=(("Adopted", json.dumps(entries)), ("RootId", inventory.organization.root_id)),
+        )
+    ]
+
+
+def management_release_step(
+    config: Config, inventory: Inventory, stacks: list[StackState], *, depends_on: tuple[str, ...]
+) -> list[Step]:
+    if not stacks:
+        return []
+    entries = [{"account": s.account, "region": s.region, "stack": s.name} for s in stacks]
+    return [
+        Step(
+            id="release-management",
+            action="release_recorders",
+            target=naming.recorder_stack_set(config),
+            description=f"give back the management account's adopted recorder(s) in {len(stacks)} Region(s)",
+            account=inventory.organization.management_account_id,
+            regions=tuple(sorted(s.region for s in stacks)),
+            depends_on=depends_on,
+            parameters=(("Adopted", json.dumps(entries)), ("RootId", inventory.organization.root_id)),
+        )
+    ]
+
+
 def plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan:
     """With retain, stack set instances are detached (RetainStacks) and plain stacks are kept whole."""
     plan = _plan_destroy(config, inventory, retain=retain)
@@ -121,12 +167,20 @@ def _plan_destroy(config: Config, inventory: Inventory, *, retain: bool) -> Plan
     recorder_sets = [s for s in inventory.stack_sets if s.name not in not_recorders]
     recorder_steps: list[Step] = []
     for state in recorder_sets:
-        recorder_steps += stack_set_removal(config, inventory, state, retain=retain, depends_on=after_packs)
+        released = release_step(config, inventory, state, depends_on=after_packs)
+        recorder_steps += released
+        recorder_steps += stack_set_removal(
+            config, inventory, state, retain=retain, depends_on=after_packs + tuple(s.id for s in released)
+        )
     management = inventory.organization.management_account_id
     mgmt_recorders = [
         s for s in inventory.stacks if s.name == naming.recorder_stack_set(config) and s.account == management
     ]
-    recorder_steps += [stack_removal(s.name, s.account, s.region, after_packs) for s in mgmt_recorders]
+    adopted = [s for s in mgmt_recorders if dict(s.parameters).get("AdoptedSettings")]
+    recorder_steps += management_release_step(config, inventory, adopted, depends_on=after_packs)
+    recorder_steps += [
+        stack_removal(s.name, s.account, s.region, after_packs) for s in mgmt_recorders if s not in adopted
+    ]
     steps += recorder_steps
     after_recorders = after_packs + tuple(s.id for s in recorder_steps)
 

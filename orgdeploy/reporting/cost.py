@@ -155,6 +155,27 @@ class PackSize:
 
 
 @dataclass(frozen=True)
+class RecordingShare:
+    """One recording profile's part of the organization: its accounts and how they record."""
+
+    name: str
+    accounts: int
+    description: str
+    daily: bool = False
+    daily_types: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] | None = None  # None: every type is recorded (less the exclusions)
+
+
+@dataclass(frozen=True)
+class ProfileCost:
+    share: RecordingShare
+    items: Decimal  # configuration items a month, as the profile records
+    cost: Decimal
+    continuous_all: Decimal  # the same accounts recording every type continuously
+
+
+@dataclass(frozen=True)
 class CostInputs:
     accounts: int
     regions: int
@@ -171,6 +192,8 @@ class CostInputs:
     sizes_from: str = "the options given"
     remediation_runs: int = 0  # SSM Automation runs a month, across the organization
     remediation_steps: int = 1  # steps per run
+    # Recording profiles: configuration items are priced per profile, on its share of the accounts.
+    profiles: tuple[RecordingShare, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +227,11 @@ class CostReport:
     estimate: Estimate
     what_ifs: tuple[WhatIf, ...]
     prices: PriceTable
+    profiles: tuple[ProfileCost, ...] = ()
+
+    @property
+    def profile_saving(self) -> Decimal:
+        return sum((p.continuous_all - p.cost for p in self.profiles), Decimal(0))
 
 
 def _population(inputs: CostInputs, prices: PriceTable) -> tuple[dict[str, Decimal], list[str]]:
@@ -287,10 +315,65 @@ def _evaluations(inputs: CostInputs, prices: PriceTable) -> tuple[list[CostLine]
     return [rules, packs], notes
 
 
+def _share_inputs(inputs: CostInputs, share: RecordingShare) -> CostInputs:
+    """The inputs for one profile's accounts: resources scaled to its share, its own recording."""
+    counts = dict(inputs.resource_counts)
+    if counts and inputs.accounts:
+        counts = {t: round(n * share.accounts / inputs.accounts) for t, n in counts.items()}
+    if share.include is not None and counts:
+        counts = {t: n for t, n in counts.items() if t in share.include}
+    return replace(
+        inputs,
+        accounts=share.accounts,
+        resource_counts=counts,
+        daily=share.daily,
+        daily_types=share.daily_types,
+        exclude=share.exclude,
+        profiles=(),
+    )
+
+
+def profile_costs(inputs: CostInputs, prices: PriceTable) -> tuple[ProfileCost, ...]:
+    """Each profile's configuration items and their cost, beside recording everything continuously."""
+    found = []
+    for share in inputs.profiles:
+        own = _share_inputs(inputs, share)
+        lines, _ = _configuration_items(own, prices)
+        everything = replace(own, daily=False, daily_types=(), exclude=())
+        if share.include is not None:
+            everything = replace(
+                everything, resource_counts=_share_inputs(inputs, replace(share, include=None)).resource_counts
+            )
+        all_lines, _ = _configuration_items(everything, prices)
+        found.append(
+            ProfileCost(
+                share,
+                sum((line.quantity for line in lines), Decimal(0)),
+                sum((line.cost for line in lines), Decimal(0)),
+                sum((line.cost for line in all_lines), Decimal(0)),
+            )
+        )
+    return tuple(found)
+
+
+def _profile_item_lines(inputs: CostInputs, prices: PriceTable) -> tuple[list[CostLine], list[str]]:
+    lines: list[CostLine] = []
+    notes: list[str] = []
+    for share in inputs.profiles:
+        own, more = _configuration_items(_share_inputs(inputs, share), prices)
+        lines += [replace(line, item=f"{line.item}, profile {share.name}") for line in own if line.quantity]
+        notes += [f"profile {share.name} ({share.accounts} accounts): {note}" for note in more[-1:]]
+        notes += [note for note in more[:-1] if note not in notes]
+    return lines, notes
+
+
 def estimate(inputs: CostInputs, prices: PriceTable) -> Estimate:
     if inputs.accounts < 0 or inputs.regions < 0:
         raise ValueError("accounts and regions must not be negative")
-    items, item_notes = _configuration_items(inputs, prices)
+    if inputs.profiles:
+        items, item_notes = _profile_item_lines(inputs, prices)
+    else:
+        items, item_notes = _configuration_items(inputs, prices)
     evaluations, evaluation_notes = _evaluations(inputs, prices)
     sizes = f"{inputs.accounts} accounts x {inputs.regions} Regions (from {inputs.sizes_from})"
     lines, notes = items + evaluations, [sizes, *item_notes, *evaluation_notes]
@@ -307,6 +390,9 @@ def estimate(inputs: CostInputs, prices: PriceTable) -> Estimate:
 
 def cost_report(inputs: CostInputs, prices: PriceTable) -> CostReport:
     base = estimate(inputs, prices)
+    if inputs.profiles:
+        # The what-ifs change one recording for everyone; with profiles, each profile's own figures say more.
+        return CostReport(base, (), prices, profile_costs(inputs, prices))
     what_ifs = []
     flip = replace(inputs, daily=not inputs.daily)
     name = "continuous recording instead of daily" if inputs.daily else "daily recording for every type that allows it"
@@ -355,7 +441,23 @@ def cost_dict(report: CostReport) -> dict[str, Any]:
         "total": _cents(report.estimate.total),
         "assumptions": list(report.estimate.assumptions),
         "what_if": [{"name": w.name, "total": _cents(w.total), "saving": _cents(w.saving)} for w in report.what_ifs],
+        "profiles": [
+            {
+                "profile": p.share.name,
+                "accounts": p.share.accounts,
+                "recording": p.share.description,
+                "configuration_items": float(p.items),
+                "monthly_usd": float(p.cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+                "continuous_all_usd": float(p.continuous_all.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+            }
+            for p in report.profiles
+        ],
+        "profile_saving_usd": float(report.profile_saving.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
     }
+
+
+def _effect(saving: Decimal) -> str:
+    return f"saves {money(saving)}" if saving >= 0 else f"costs {money(-saving)} more"
 
 
 def render_cost_table(report: CostReport) -> str:
@@ -370,8 +472,18 @@ def render_cost_table(report: CostReport) -> str:
     ]
     lines += ["", "Assumptions:", *(f"  - {a}" for a in report.estimate.assumptions)]
     lines += [f"  - {note}" for note in report.prices.notes]
-    lines += ["", "What if:"]
+    if report.profiles:
+        lines += ["", "Recording profiles (configuration items a month):"]
+        for p in report.profiles:
+            lines.append(
+                f"  - {p.share.name}: {p.share.accounts} account(s), {p.share.description}: {money(p.cost)} "
+                f"(every type continuously: {money(p.continuous_all)}; {_effect(p.continuous_all - p.cost)})"
+            )
+        lines.append(
+            f"  Against recording everything continuously: {_effect(report.profile_saving)} a month"
+            " (a daily item costs more than a continuous one: daily saves only on resources that change often)"
+        )
+    lines += ["", "What if:"] if report.what_ifs else []
     for w in report.what_ifs:
-        effect = f"saves {money(w.saving)}" if w.saving >= 0 else f"costs {money(-w.saving)} more"
-        lines.append(f"  - {w.name}: {money(w.total)} a month ({effect})")
+        lines.append(f"  - {w.name}: {money(w.total)} a month ({_effect(w.saving)})")
     return "\n".join(lines) + "\n"

@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from orgdeploy.config.model import Config
+from orgdeploy.config.model import DEFAULT_PROFILE, Config
 from orgdeploy.planning.inventory import AccountFacts, Inventory, RecorderFact, StackInstance
+from orgdeploy.planning.profiles import profile_map
 from orgdeploy.templates import naming
 from orgdeploy.templates.recording import recording_differences
 
@@ -125,7 +126,9 @@ def _hint(recorder: RecorderFact) -> str:
     return ""
 
 
-def judge_place(config: Config, inventory: Inventory, facts: AccountFacts, region: str) -> PlaceCoverage:
+def judge_place(
+    config: Config, inventory: Inventory, facts: AccountFacts, region: str, *, profile: str = DEFAULT_PROFILE
+) -> PlaceCoverage:
     account = facts.account
     if not facts.reachable:
         return PlaceCoverage(account, region, "not covered", f"the account could not be read: {facts.reason}")
@@ -138,7 +141,7 @@ def judge_place(config: Config, inventory: Inventory, facts: AccountFacts, regio
     if recorder.owner == "orgdeploy":
         differences = tuple(
             recording_differences(
-                config.recording,
+                config.recording.settings(profile),
                 home=region == config.home_region,
                 group=json.loads(recorder.recording_group or "{}"),
                 mode=json.loads(recorder.recording_mode or "{}"),
@@ -174,8 +177,9 @@ def judge_place(config: Config, inventory: Inventory, facts: AccountFacts, regio
 def coverage_of(config: Config, inventory: Inventory) -> Coverage:
     """Every targeted account the census read, in every configured Region; excluded accounts are not targeted."""
     excluded = set(config.targets.exclude_accounts)
+    profiles = profile_map(config, inventory.organization)
     places = [
-        judge_place(config, inventory, facts, region)
+        judge_place(config, inventory, facts, region, profile=profiles.get(facts.account, DEFAULT_PROFILE))
         for facts in inventory.facts
         if facts.account not in excluded
         for region in config.regions

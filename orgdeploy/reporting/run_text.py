@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from orgdeploy.planning.adopt_steps import adoption_lines
 from orgdeploy.planning.plan import Plan
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ def plan_text(plan: Plan) -> str:
                 # The whole policy: what it denies, and to whom it does not apply, is the change under review.
                 document = json.dumps(json.loads(dict(step.parameters)["Content"]), indent=2)
                 lines.extend(f"         {line}" for line in document.splitlines())
+            if step.action == "adopt_recorders":
+                lines.extend(f"         {line}" for line in adoption_lines(step))
     if plan.usage:
         lines.append("")
         lines.append("Quota usage (instances per stack set):")

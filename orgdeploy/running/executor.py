@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from orgdeploy.aws.adoption import AdoptionGateway, Channel, import_batches
 from orgdeploy.aws.buckets import BucketsGateway
 from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.recorders import RecordersGateway
@@ -21,9 +22,14 @@ from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StackFailed, StacksGateway
 from orgdeploy.aws.stacksets import FINISHED, StackSetsGateway
 from orgdeploy.config.model import Config
+from orgdeploy.planning.adoption import IMPORT_BATCH
 from orgdeploy.planning.inventory import OperationResult
-from orgdeploy.planning.plan import ExecutionResult, Outcome, Plan, Step, StepResult
-from orgdeploy.templates.render import RenderedSet
+from orgdeploy.planning.plan import USE_PREVIOUS_VALUE, ExecutionResult, Outcome, Plan, Step, StepResult
+from orgdeploy.planning.plan import operation_id as make_operation_id
+from orgdeploy.planning.steps import operation_preferences
+from orgdeploy.templates import naming
+from orgdeploy.templates.recording import as_api, recording_group, recording_mode
+from orgdeploy.templates.render import RenderedSet, recorder_retained_body
 
 
 class Reporter(Protocol):
@@ -204,12 +210,21 @@ class Executor:
         return self._operation(step, "update_stack_set", OperationPreferences=step.operation_preferences, **args)
 
     def _instance_args(self, step: Step) -> dict[str, Any]:
-        return {
+        args: dict[str, Any] = {
             "StackSetName": step.target,
             "DeploymentTargets": step.deployment_targets,
             "Regions": list(step.regions),
             "OperationPreferences": step.operation_preferences,
         }
+        if step.parameters:
+            # A listed parameter is set, a kept one keeps its override; one left out goes back to the stack set's.
+            args["ParameterOverrides"] = [
+                {"ParameterKey": key, "UsePreviousValue": True}
+                if value == USE_PREVIOUS_VALUE
+                else {"ParameterKey": key, "ParameterValue": value}
+                for key, value in step.parameters
+            ]
+        return args
 
     def _do_create_stack_instances(self, step: Step) -> StepResult:
         return self._operation(step, "create_stack_instances", **self._instance_args(step))
@@ -247,6 +262,144 @@ class Executor:
             step.target, group=json.loads(values["RecordingGroup"]), mode=json.loads(values["RecordingMode"])
         )
         return StepResult(step, "succeeded", mended.describe())
+
+    def _do_adopt_recorders(self, step: Step) -> StepResult:
+        """Import each recorder into a stack, join the stacks to the stack set, then set them as the template says."""
+        values = dict(step.parameters)
+        entries = json.loads(values["Adoptions"])
+        into_stack_set = step.account is None
+        stack_name = naming.adopted_recorder_stack(self.config) if into_stack_set else step.target
+        stack_ids = []
+        for done, entry in enumerate(entries):
+            gateway = self._adoption_gateway(entry)
+            channel = entry["channel"] or naming.delivery_channel_name(self.config)
+            if not entry["channel"] and channel not in gateway.channel_names():
+                gateway.put_channel(self._channel(channel, values["DeliveryBucketName"]))
+            parameters = {
+                "DeliveryBucketName": values["DeliveryBucketName"],
+                "RecorderName": entry["recorder"],
+                "DeliveryChannelName": channel,
+                "RecordingProfile": entry["profile"],
+                "AdoptedSettings": entry["settings"],
+            }
+            body = self.rendered.get("recorder").body
+            stack_ids.append(
+                gateway.import_into_stack(stack_name, body, parameters, recorder=entry["recorder"], channel=channel)
+            )
+            self.reporter.step_progress(step, done + 1, len(entries) * 2)
+        if into_stack_set:
+            failed = self._join_stack_set(step, entries, stack_ids)
+            if failed is not None:
+                return failed
+        for entry in entries:
+            self._set_as_template_says(entry, values["DeliveryBucketName"])
+        self.reporter.step_progress(step, len(entries) * 2, len(entries) * 2)
+        names = ", ".join(f"{e['recorder']!r} ({e['account']} {e['region']})" for e in entries)
+        return StepResult(step, "succeeded", f"adopted {names}")
+
+    def _adoption_gateway(self, entry: dict[str, str]) -> AdoptionGateway:
+        return AdoptionGateway(
+            self.ctx, account=entry["account"], region=entry["region"], timeout=self.settings.operation_timeout
+        )
+
+    def _channel(self, name: str, bucket: str) -> Channel:
+        delivery = self.config.delivery
+        return Channel(
+            name=name,
+            bucket=bucket,
+            key_prefix=delivery.key_prefix.strip("/"),
+            kms_key_arn=delivery.kms_key_arn,
+            sns_topic_arn=delivery.sns_topic_arn,
+            frequency=delivery.snapshot_frequency,
+        )
+
+    def _join_stack_set(self, step: Step, entries: list[dict[str, str]], stack_ids: list[str]) -> StepResult | None:
+        """ImportStacksToStackSet, ten stacks a call, then each instance's names as parameter overrides."""
+        for number, batch in enumerate(import_batches(list(zip(entries, stack_ids, strict=True)), IMPORT_BATCH)):
+            units = sorted({entry["ou"] for entry, _ in batch})
+            ids = [stack_id for _, stack_id in batch]
+            joined = self._operation(
+                replace(step, operation_id=make_operation_id(f"{step.id}-import-{number + 1}", ids)),
+                "import_stacks_to_stack_set",
+                StackSetName=step.target,
+                StackIds=ids,
+                OrganizationalUnitIds=units,
+                OperationPreferences=operation_preferences(self.config, parallel=True),
+            )
+            if joined.outcome != "succeeded":
+                return joined
+        # The overrides keep each recorder's name through every later update of the stack set.
+        for entry in entries:
+            overrides = {
+                "RecorderName": entry["recorder"],
+                "DeliveryChannelName": entry["channel"] or naming.delivery_channel_name(self.config),
+                "RecordingProfile": entry["profile"],
+                "AdoptedSettings": entry["settings"],
+            }
+            targets = {
+                "OrganizationalUnitIds": [entry["ou"]],
+                "Accounts": [entry["account"]],
+                "AccountFilterType": "INTERSECTION",
+            }
+            updated = self._operation(
+                replace(
+                    step,
+                    operation_id=make_operation_id(f"{step.id}-names", [entry["account"], entry["region"], overrides]),
+                ),
+                "update_stack_instances",
+                StackSetName=step.target,
+                DeploymentTargets=targets,
+                Regions=[entry["region"]],
+                ParameterOverrides=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(overrides.items())],
+                OperationPreferences=operation_preferences(self.config),
+            )
+            if updated.outcome != "succeeded":
+                return updated
+        return None
+
+    def _set_as_template_says(self, entry: dict[str, str], bucket: str) -> None:
+        """An import leaves a resource as it was: give the recorder the profile's recording, the channel its bucket."""
+        home = entry["region"] == self.config.home_region
+        settings = self.config.recording.settings(entry["profile"])
+        group, mode = as_api(recording_group(settings, home=home)), as_api(recording_mode(settings, home=home))
+        gateway = self._adoption_gateway(entry)
+        gateway.put_channel(self._channel(entry["channel"] or naming.delivery_channel_name(self.config), bucket))
+        RecordersGateway(self.ctx, account=entry["account"], region=entry["region"]).mend(
+            entry["recorder"], group=group, mode=mode
+        )
+
+    def _do_release_recorders(self, step: Step) -> StepResult:
+        """Give adopted recorders back: out of the stack set (stacks kept), stacks deleted, settings put back."""
+        entries = json.loads(dict(step.parameters)["Adopted"])
+        into_stack_set = step.account is None
+        if into_stack_set:
+            targets = {
+                "OrganizationalUnitIds": [self._root_of(step)],
+                "Accounts": sorted({e["account"] for e in entries}),
+                "AccountFilterType": "INTERSECTION",
+            }
+            for region in sorted({e["region"] for e in entries}):
+                accounts = sorted({e["account"] for e in entries if e["region"] == region})
+                released = self._operation(
+                    replace(step, operation_id=make_operation_id(f"{step.id}-{region}", accounts)),
+                    "delete_stack_instances",
+                    StackSetName=step.target,
+                    DeploymentTargets={**targets, "Accounts": accounts},
+                    Regions=[region],
+                    RetainStacks=True,
+                    OperationPreferences=operation_preferences(self.config, parallel=True),
+                )
+                if released.outcome != "succeeded":
+                    return released
+        retained = recorder_retained_body(self.config)
+        given: list[str] = []
+        for entry in entries:
+            gateway = self._adoption_gateway(entry)
+            gateway.give_back(entry["stack"], retained, say=given.append)
+        return StepResult(step, "succeeded", "; ".join(given) or "nothing to give back")
+
+    def _root_of(self, step: Step) -> str:
+        return dict(step.parameters)["RootId"]
 
     def _do_put_guard_policy(self, step: Step) -> StepResult:
         return StepResult(step, "succeeded", GuardGateway(self.ctx).put(step.target, dict(step.parameters)["Content"]))

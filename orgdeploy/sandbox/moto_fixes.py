@@ -37,6 +37,7 @@ def install_moto_fixes() -> None:
     patch_bucket_permission()
     _add_delegated_admin_services()
     _route_delegated_admin_reads()
+    _update_on_changed_conditions()
     _INSTALLED.add("parameter_list")
 
 
@@ -146,3 +147,52 @@ def _route_delegated_admin_reads() -> None:
         return backend
 
     OrganizationsResponse.organizations_backend = property(organizations_backend)  # type: ignore[method-assign,assignment]
+
+
+def _update_on_changed_conditions() -> None:
+    """A parameter change reaches resources through the conditions that read it, as on CloudFormation.
+
+    moto updates a resource on a parameter change only when the resource itself has a Ref to the
+    parameter; CloudFormation resolves the template again, so an Fn::If on a condition that reads
+    the parameter changes the resource's properties too.
+    """
+    from moto.cloudformation import parsing
+
+    original = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, other: dict[str, Any], parameters: dict[str, Any] | None = None) -> Any:
+        found = original(self, other, parameters)
+        changed = {p for p in parameters or {} if self.input_parameters.get(p) != (parameters or {})[p]}
+        moved = _conditions_reading(other.get("Conditions") or {}, changed)
+        for name, spec in other.get("Resources", {}).items():
+            if name in self._resource_json_map and name not in found["Modify"] and _uses_condition(spec, moved):
+                found["Modify"].append(name)
+        return found
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign,assignment]
+
+
+def _conditions_reading(conditions: dict[str, Any], parameters: set[str]) -> set[str]:
+    """The conditions whose value can change with these parameters, through other conditions too."""
+    from moto.cloudformation.parsing import get_references_from_template
+
+    moved = {n for n, body in conditions.items() if parameters & set(get_references_from_template(body))}
+    grew = True
+    while grew:
+        more = {n for n, body in conditions.items() if n not in moved and _uses_condition(body, moved)}
+        moved |= more
+        grew = bool(more)
+    return moved
+
+
+def _uses_condition(value: Any, names: set[str]) -> bool:
+    if isinstance(value, dict):
+        if value.get("Condition") in names:
+            return True
+        branch = value.get("Fn::If")
+        if isinstance(branch, list) and branch and branch[0] in names:
+            return True
+        return any(_uses_condition(v, names) for v in value.values())
+    if isinstance(value, list):
+        return any(_uses_condition(v, names) for v in value)
+    return False

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orgdeploy.config.awsdata import GLOBAL_IAM_RESOURCE_TYPES
-from orgdeploy.config.model import Recording
+from orgdeploy.config.model import Recording, RecordingSettings
 
 _FREQUENCY = {"continuous": "CONTINUOUS", "daily": "DAILY"}
 
 
-def recording_group(recording: Recording, *, home: bool) -> dict[str, Any]:
+def recording_group(recording: RecordingSettings, *, home: bool) -> dict[str, Any]:
     """CloudFormation RecordingGroup; global IAM types are recorded in the home Region only."""
     if recording.strategy == "all":
         return {"AllSupported": True, "IncludeGlobalResourceTypes": home}
@@ -36,7 +37,7 @@ def recording_group(recording: Recording, *, home: bool) -> dict[str, Any]:
     }
 
 
-def recorded_in_region(recording: Recording, *, home: bool) -> list[str] | None:
+def recorded_in_region(recording: RecordingSettings, *, home: bool) -> list[str] | None:
     """Explicit types recorded in a Region, or None when everything supported is."""
     group = recording_group(recording, home=home)
     if "ResourceTypes" in group:
@@ -44,7 +45,7 @@ def recorded_in_region(recording: Recording, *, home: bool) -> list[str] | None:
     return None
 
 
-def recording_mode(recording: Recording, *, home: bool) -> dict[str, Any]:
+def recording_mode(recording: RecordingSettings, *, home: bool) -> dict[str, Any]:
     mode: dict[str, Any] = {"RecordingFrequency": _FREQUENCY[recording.frequency]}
     overrides = []
     for override in recording.overrides:
@@ -65,6 +66,23 @@ def recording_mode(recording: Recording, *, home: bool) -> dict[str, Any]:
     if overrides:
         mode["RecordingModeOverrides"] = overrides
     return mode
+
+
+def profile_condition(profile: str) -> str:
+    """The template's condition for a profile: sandbox-daily -> ProfileSandboxDaily."""
+    return "Profile" + "".join(part[:1].upper() + part[1:] for part in profile.split("-"))
+
+
+def by_profile(recording: Recording, part: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """A recorder property chosen by Fn::If on the RecordingProfile parameter, then on the home Region."""
+
+    def per_region(settings: RecordingSettings) -> dict[str, Any]:
+        return {"Fn::If": ["IsHomeRegion", part(settings, home=True), part(settings, home=False)]}
+
+    value = per_region(recording)
+    for profile in reversed(recording.profiles):
+        value = {"Fn::If": [profile_condition(profile.name), per_region(profile), value]}
+    return value
 
 
 def as_api(value: Any) -> Any:
@@ -104,7 +122,7 @@ def _canonical_mode(mode: dict[str, Any]) -> dict[str, Any]:
 
 
 def recording_differences(
-    recording: Recording, *, home: bool, group: dict[str, Any], mode: dict[str, Any]
+    recording: RecordingSettings, *, home: bool, group: dict[str, Any], mode: dict[str, Any]
 ) -> list[str]:
     """How a recorder's group and mode (as the Config API describes them) differ from what the config renders.
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orgdeploy.config.awsdata import TAMPER_CALLS
-from orgdeploy.config.model import Config, ConformancePack
+from orgdeploy.config.model import DEFAULT_PROFILE, Config, ConformancePack
 from orgdeploy.errors import TemplateError
 from orgdeploy.templates import naming
 from orgdeploy.templates.jinja import render_file, render_shipped, sub_escape
 from orgdeploy.templates.pack_remediation import for_fn_sub, remediated_rules, wire_remediations
-from orgdeploy.templates.recording import recording_group, recording_mode
+from orgdeploy.templates.recording import by_profile, profile_condition, recording_group, recording_mode
 from orgdeploy.templates.remediation_role import permissions_policy, trust_policy
 
 # CloudFormation (and AWS Config) refuse a TemplateBody above this many bytes, as sent.
@@ -130,10 +130,12 @@ def _recorder_context(config: Config) -> dict[str, Any]:
         "home_region": config.home_region,
         "recorder_name": naming.recorder_name(config),
         "delivery_channel_name": naming.delivery_channel_name(config),
-        "recording_group_home": recording_group(config.recording, home=True),
-        "recording_group_other": recording_group(config.recording, home=False),
-        "recording_mode_home": recording_mode(config.recording, home=True),
-        "recording_mode_other": recording_mode(config.recording, home=False),
+        "recording_group": by_profile(config.recording, recording_group),
+        "recording_mode": by_profile(config.recording, recording_mode),
+        "default_profile": DEFAULT_PROFILE,
+        "profile_names": config.recording.profile_names,
+        "profile_conditions": [(profile_condition(p.name), p.name) for p in config.recording.profiles],
+        "deletion_policy": "Delete",
         "key_prefix": config.delivery.key_prefix.strip("/"),
         "kms_key_arn": config.delivery.kms_key_arn,
         "sns_topic_arn": config.delivery.sns_topic_arn,
@@ -338,6 +340,11 @@ def remediation_role_template(config: Config, documents: tuple[str, ...]) -> Ren
         placements=tuple(placements),
         capabilities=("CAPABILITY_NAMED_IAM",),
     )
+
+
+def recorder_retained_body(config: Config) -> str:
+    """The recorder template with DeletionPolicy Retain: deleting a stack of it keeps the recorder and channel."""
+    return render_shipped("recorder.yaml.j2", {**_recorder_context(config), "deletion_policy": "Retain"})
 
 
 def render_all(config: Config) -> RenderedSet:

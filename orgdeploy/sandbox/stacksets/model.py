@@ -167,6 +167,8 @@ class Operation:
     automatic: bool = False
     # Creation order across all stack sets (timestamps can tie).
     seq: int = 0
+    # ImportStacksToStackSet: (account, Region) -> the stack that becomes the instance.
+    imported: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:

@@ -84,6 +84,7 @@ def start(
     overrides: list[dict[str, Any]] | None = None,
     prerequisites: list[Operation] | None = None,
     automatic: bool = False,
+    imported: dict[tuple[str, str], str] | None = None,
 ) -> Operation:
     ensure_can_start(stackset, operation_id, automatic=automatic)
     if action == "UPDATE":
@@ -106,6 +107,7 @@ def start(
         prerequisites=list(prerequisites or []),
         automatic=automatic,
         seq=next(_SEQUENCE),
+        imported=dict(imported or {}),
     )
     for target in targets if action != "DETECT_DRIFT" else []:  # drift detection leaves instances as they are
         instance = find_instance(stackset, target.account, target.region)
@@ -283,7 +285,10 @@ def _apply(op: Operation, target: Target) -> Result:
         instance.status_reason = skipped
         return Result(target, "SUCCEEDED", skipped)
     reason = _region_problem(target, instance, op.action)
-    if reason is None:
+    imported = op.imported.get((target.account, target.region))
+    if reason is None and imported is not None:
+        instance.stack_id = imported  # the stack stays as it is: it has the stack set's template already
+    elif reason is None:
         try:
             reason = remove(op, instance) if op.action == "DELETE" else deploy(op, instance)
         except Exception as exc:

@@ -15,19 +15,21 @@ install_stackset_realism() changes moto, server-side, in three places:
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation import urls as cfn_urls
-from moto.cloudformation.exceptions import StackSetNotFoundException, ValidationError
+from moto.cloudformation.exceptions import CloudFormationError, StackSetNotFoundException, ValidationError
 from moto.cloudformation.models import CloudFormationBackend, StackSet, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.organizations.models import organizations_backends
 from moto.utilities.utils import get_partition
 
+from orgdeploy.sandbox import cfn_imports
 from orgdeploy.sandbox.stacksets import operations
 from orgdeploy.sandbox.stacksets.autodeploy import install_org_hooks
 from orgdeploy.sandbox.stacksets.model import (
@@ -42,6 +44,7 @@ from orgdeploy.sandbox.stacksets.model import (
     register,
 )
 from orgdeploy.sandbox.stacksets.targets import (
+    accounts_under,
     existing_targets,
     expand,
     org_backend,
@@ -49,6 +52,23 @@ from orgdeploy.sandbox.stacksets.targets import (
     validate_preferences,
 )
 from orgdeploy.sandbox.state import STATE
+
+IMPORT_LIMIT = 10  # ImportStacksToStackSet: "You import up to 10 stacks per StackSet at a time"
+
+
+class LimitExceededException(CloudFormationError):
+    code = "LimitExceededException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class StackNotFoundException(CloudFormationError):
+    code = "StackNotFoundException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 _OU_PATTERN = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
@@ -112,7 +132,40 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
 
     def create_change_set(self) -> Any:
         _check_template_body(self._get_param("TemplateBody"))
+        if self._get_param("ChangeSetType") == "IMPORT":
+            return self._create_import_change_set()
         return super().create_change_set()
+
+    def _create_import_change_set(self) -> ActionResult:
+        backend = self.cloudformation_backend
+        stack_name = self._get_param("StackName")
+        body = self._get_param("TemplateBody")
+        if not body:
+            raise ValidationError(message="The sandbox takes an IMPORT change set's template as TemplateBody")
+        imports = cfn_imports.check_import(
+            backend, stack_name=stack_name, template=body, resources=self._get_param("ResourcesToImport") or []
+        )
+        live = [s for s in backend.stacks.values() if s.name == stack_name and s.status != "DELETE_COMPLETE"]
+        change_set_id, stack_id = backend.create_change_set(
+            stack_name=stack_name,
+            change_set_name=self._get_param("ChangeSetName"),
+            template=body,
+            parameters={p["ParameterKey"]: p.get("ParameterValue") for p in self._get_param("Parameters") or []},
+            description=self._get_param("Description"),
+            change_set_type="UPDATE" if live and live[0].status != "REVIEW_IN_PROGRESS" else "CREATE",
+            tags={t["Key"]: t["Value"] for t in self._get_param("Tags") or []},
+        )
+        backend.change_sets[change_set_id].change_set_type = "IMPORT"
+        cfn_imports.remember(change_set_id, imports)
+        return ActionResult({"Id": change_set_id, "StackId": stack_id})
+
+    def execute_change_set(self) -> Any:
+        backend = self.cloudformation_backend
+        change_set = backend.describe_change_set(self._get_param("ChangeSetName"))
+        if change_set is not None and cfn_imports.is_import(change_set.change_set_id):
+            cfn_imports.execute_import(backend, change_set.change_set_id)
+            return EmptyResult()
+        return super().execute_change_set()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -305,6 +358,59 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         )
         return ActionResult({"OperationId": operation_id})
 
+    def import_stacks_to_stack_set(self) -> ActionResult:
+        """Stacks of member accounts become instances, as they are (stacks.py: ImportStacksToStackSet)."""
+        stackset = self._stackset()
+        if self._get_param("StackIdsUrl"):
+            raise ValidationError(message="StackIdsUrl is not supported by the sandbox; give StackIds")
+        stack_ids: list[str] = list(self._get_param("StackIds") or [])
+        if not stack_ids:
+            raise ValidationError(message="Either StackIds or StackIdsUrl must be specified")
+        if len(stack_ids) > IMPORT_LIMIT:
+            raise LimitExceededException(f"You can import up to {IMPORT_LIMIT} stacks per StackSet at a time")
+        units = list(self._get_param("OrganizationalUnitIds") or [])
+        if stackset.permission_model == "SERVICE_MANAGED":
+            _require_organizations_access()
+            if not units:
+                raise ValidationError(message="OrganizationalUnitIds are required for a SERVICE_MANAGED StackSet")
+        org = org_backend(self.cloudformation_backend.account_id, self.cloudformation_backend.region_name)
+        placed = dict(accounts_under(org, units)) if org else {}
+        targets, imported = [], {}
+        for stack_id in stack_ids:
+            stack = cfn_imports.find_stack(stack_id)
+            if stack is None:
+                raise StackNotFoundException(f"Stack with id {stack_id} does not exist")
+            if not stack.status.endswith("_COMPLETE") or "ROLLBACK" in stack.status:
+                raise ValidationError(message=f"Stack {stack_id} is in {stack.status} state and cannot be imported")
+            account, region = stack.account_id, stack.region_name
+            if units and account not in placed:
+                raise ValidationError(
+                    message=f"Account {account} of stack {stack_id} is not in OrganizationalUnitIds {units}"
+                )
+            holder = next((s for _, s in live_stacksets() for i in instances(s) if i.stack_id == stack_id), None)
+            if holder is not None or find_instance(stackset, account, region) is not None:
+                raise InvalidOperationException(
+                    f"Stack {stack_id} cannot be imported: {account} {region} already has a stack instance"
+                    + (f" of StackSet {holder.name}" if holder is not None else "")
+                )
+            if _body(stack.template) != _body(stackset.template):
+                raise ValidationError(message=f"The template of stack {stack_id} differs from the StackSet's template")
+            targets.append(Target(account, region, placed.get(account)))
+            imported[(account, region)] = stack_id
+        operation_id = self._operation_id()
+        operations.ensure_can_start(stackset, operation_id)
+        operations.start(
+            self.cloudformation_backend,
+            stackset,
+            action="CREATE",
+            targets=targets,
+            operation_id=operation_id,
+            preferences=self._preferences(),
+            deployment_targets={"OrganizationalUnitIds": units} if units else None,
+            imported=imported,
+        )
+        return ActionResult({"OperationId": operation_id})
+
     def describe_stack_instance(self) -> ActionResult:
         stackset = self._stackset()
         account = self._get_param("StackInstanceAccount")
@@ -415,6 +521,10 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
             org.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
         elif any(s["ServicePrincipal"] == STACKSETS_PRINCIPAL for s in org.services):
             org.disable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+
+
+def _body(template: Any) -> str:
+    return template if isinstance(template, str) else json.dumps(template, sort_keys=True)
 
 
 def _auto_deployment(given: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,100 @@
+"""Recording profiles per OU: one recorder stack set, the profile chosen per instance by a parameter override."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.inprocess import cli, member_client, write_config
+
+pytest.importorskip("moto")
+
+REGIONS = ("us-east-1", "eu-west-1")
+EXCLUDED = ["AWS::EC2::Instance", "AWS::EC2::Volume", "AWS::EC2::NetworkInterface"]
+
+
+def _ou(sandbox: Any, name: str) -> Any:
+    return next(ou for ou in sandbox.summary.ous if ou.name == name)
+
+
+def _reads(endpoint: str, account: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    [recorder] = member_client(endpoint, "config", account, region).describe_configuration_recorders()[
+        "ConfigurationRecorders"
+    ]
+    return recorder["recordingGroup"], recorder["recordingMode"]
+
+
+def _members(sandbox: Any, path_end: str) -> list[str]:
+    return [a.id for a in sandbox.summary.accounts if a.ou_path.endswith(path_end) and a.status == "ACTIVE"]
+
+
+def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that_moves(
+    inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = inprocess_sandbox.endpoint_url
+    sandbox_ou, prod_ou = _ou(inprocess_sandbox, "Sandbox"), _ou(inprocess_sandbox, "Prod")
+    profile = {
+        "name": "sandbox",
+        "organizational_units": [sandbox_ou.id],
+        "strategy": "exclude",
+        "resource_types": EXCLUDED,
+        "frequency": "daily",
+    }
+    config = write_config(tmp_path, recording={"profiles": [profile]})
+    args = ("-c", str(config), "--endpoint-url", endpoint)
+
+    code, out, err = cli(capsys, "plan", *args, "--enable-trusted-access")
+    assert code == 0, err
+    assert "Root/Sandbox -> sandbox" in out and "Root/Workloads/Prod -> default" in out
+    assert "sandbox: daily; all types but AWS::EC2::Instance" in out
+
+    code, out, err = cli(capsys, "bootstrap", "--yes", "--enable-trusted-access", *args)
+    assert code == 0, out + err
+    sandbox_accounts = _members(inprocess_sandbox, "/Sandbox")
+    prod_accounts = _members(inprocess_sandbox, "/Prod")
+    assert sandbox_accounts and prod_accounts
+    for account in sandbox_accounts:
+        for region in REGIONS:
+            group, mode = _reads(endpoint, account, region)
+            assert mode["recordingFrequency"] == "DAILY", (account, region)
+            assert group["recordingStrategy"]["useOnly"] == "EXCLUSION_BY_RESOURCE_TYPES"
+            assert set(EXCLUDED) <= set(group["exclusionByResourceTypes"]["resourceTypes"])
+    for account in prod_accounts:
+        for region in REGIONS:
+            group, mode = _reads(endpoint, account, region)
+            assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, (account, region)
+
+    code, out, err = cli(capsys, "plan", *args)
+    assert code == 0 and "No changes" in out, out
+
+    code, out, err = cli(capsys, "cost", *args, "--from-org", "-o", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    by_name = {p["profile"]: p for p in document["profiles"]}
+    assert set(by_name) == {"default", "sandbox"}
+    assert by_name["sandbox"]["accounts"] == len(sandbox_accounts)
+    saving = sum(p["continuous_all_usd"] - p["monthly_usd"] for p in by_name.values())
+    assert document["profile_saving_usd"] == pytest.approx(saving, abs=0.02)
+    # The default profile records everything continuously already: no difference there.
+    assert by_name["default"]["monthly_usd"] == by_name["default"]["continuous_all_usd"]
+    assert by_name["sandbox"]["monthly_usd"] != by_name["sandbox"]["continuous_all_usd"]
+    code, out, err = cli(capsys, "cost", *args, "--from-org")
+    assert "Recording profiles" in out and "sandbox: " in out and "Against recording everything continuously" in out
+
+    # An account moves from Sandbox to Prod: update gives it Prod's (the default) recording.
+    moved = sandbox_accounts[0]
+    org = member_client(endpoint, "organizations")
+    org.move_account(AccountId=moved, SourceParentId=sandbox_ou.id, DestinationParentId=prod_ou.id)
+    code, out, err = cli(capsys, "update", "--yes", *args)
+    assert code == 0, out + err
+    for region in REGIONS:
+        group, mode = _reads(endpoint, moved, region)
+        assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, region
+    still = sandbox_accounts[1] if len(sandbox_accounts) > 1 else None
+    if still:
+        assert _reads(endpoint, still, "us-east-1")[1]["recordingFrequency"] == "DAILY"
+    code, out, err = cli(capsys, "plan", *args)
+    assert code == 0 and "No changes" in out, out
