@@ -63,7 +63,8 @@ def build() -> tuple[dict[str, list[str]], dict[str, Any]]:
         handlers[resource_type] = [a for a in schema_handler_actions(resource_type) if action_data(a) is not None]
     from orgdeploy.aws.policy import all_needs
 
-    actions = {a for need in all_needs() for a in need.actions} | {a for acts in handlers.values() for a in acts}
+    needed = {a for need in all_needs(adopts=True) for a in need.actions}
+    actions = needed | {a for acts in handlers.values() for a in acts}
     known = {}
     for action in sorted(actions):
         found = action_data(action)

@@ -74,6 +74,8 @@ class Scope:
     management_role_arn: str | None = None
     delivery_bucket: str | None = None  # None: the default name, <prefix>-config-<organization id>
     delegated_admin_account: str | None = None
+    # existing_recorder: adopt: recorders keep names orgdeploy cannot know ahead, so writes reach any recorder.
+    adopts: bool = False
     # EnableAWSServiceAccess and RegisterDelegatedAdministrator: only for these services.
     service_principals: tuple[str, ...] = tuple(sorted({*SERVICE_ACCESS, *DELEGATED_PRINCIPALS}))
 
@@ -85,6 +87,7 @@ class Scope:
             management_role_arn=config.management_account.role_arn,
             delivery_bucket=config.delivery.bucket_name,
             delegated_admin_account=config.admin.delegated_admin_account,
+            adopts=config.recording.existing_recorder == "adopt",
         )
 
     def buckets(self) -> tuple[str, ...]:
@@ -204,9 +207,13 @@ def resources_for(action: str, scope: Scope) -> tuple[str, ...]:
     """orgdeploy's own ARNs for the action, or ("*",) when IAM offers no resource type orgdeploy has."""
     if action == "sts:AssumeRole":
         return scope.assumable()
+    if action == "iam:PassRole" and scope.adopts:
+        # Giving an adopted recorder back puts its own role back, whatever that role is called.
+        return (f"arn:{scope.partition}:iam::*:role/*",)
     if action in _OWN_RECORDER_ONLY:
-        # Every recorder may be read, but orgdeploy writes only its own.
-        return (f"arn:{scope.partition}:config:*:*:configuration-recorder/{scope.prefix}-*/*",)
+        # Every recorder may be read, but orgdeploy writes only its own (and, adopting, the ones it adopts).
+        name = "*" if scope.adopts else f"{scope.prefix}-*"
+        return (f"arn:{scope.partition}:config:*:*:configuration-recorder/{name}/*",)
     arns = _arns(scope)
     formats = action_data().get(action, {}).get("resources", [])
     found = tuple(dict.fromkeys(arn for f in formats for arn in arns.get(f, ())))

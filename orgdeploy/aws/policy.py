@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orgdeploy.aws import (
+    adoption,
     buckets,
     census,
     compliance,
@@ -25,5 +26,7 @@ GATEWAYS = (
 )  # fmt: skip
 
 
-def all_needs() -> list[Need]:
-    return [*(need for module in GATEWAYS for need in module.PERMISSIONS), *handler_needs()]
+def all_needs(*, adopts: bool = False) -> list[Need]:
+    """What every role needs; adopts adds what adopting recorders takes (existing_recorder: adopt)."""
+    extra = adoption.PERMISSIONS if adopts else ()
+    return [*(need for module in GATEWAYS for need in module.PERMISSIONS), *extra, *handler_needs()]

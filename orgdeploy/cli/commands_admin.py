@@ -169,7 +169,7 @@ def permissions(
         from orgdeploy.config.model import load_config
 
         scope = Scope.from_config(load_config(config))
-    typer.echo(policy_json(role.value, all_needs(), scope))
+    typer.echo(policy_json(role.value, all_needs(adopts=scope.adopts), scope))
 
 
 def _remediation_policy(config: Path | None) -> str:

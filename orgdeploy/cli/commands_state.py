@@ -136,7 +136,8 @@ def destroy(
         raise BadInputError("not on a terminal: pass --yes to destroy without a confirmation prompt")
     options = AwsCliOptions(profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox)
     with aws_context(options, loaded) as ctx:
-        inventory = read_inventory(ctx, loaded, census=False)
+        # The census finds adopted recorders, which destroy gives back instead of deleting.
+        inventory = read_inventory(ctx, loaded, census=True)
         the_plan = plan_destroy(loaded, inventory, retain=retain_resources)
         if output is Output.text:
             typer.echo(plan_text(the_plan) if the_plan.steps else "Nothing deployed by orgdeploy was found.")

@@ -15,9 +15,15 @@ ADOPTIONS = "Adoptions"
 
 
 def adopt_step(
-    stage: Stage, *, stack_set: str | None, adoptions: list[Adoption], depends_on: tuple[str, ...]
+    stage: Stage,
+    *,
+    stack_set: str | None,
+    adoptions: list[Adoption],
+    depends_on: tuple[str, ...],
+    stack_parameters: dict[str, dict[str, str]] | None = None,
 ) -> str | None:
-    """One adopt_recorders step for these pairs: into stack set `stack_set`, or the management account's stack."""
+    """One adopt_recorders step for these pairs: made again by stack set `stack_set`, or (stack_parameters by
+    Region) by the management account's own recorder stack."""
     if not adoptions:
         return None
     config = stage.config
@@ -34,18 +40,25 @@ def adopt_step(
             }
         )
     regions = tuple(dict.fromkeys(str(e["region"]) for e in entries))
-    where = f"into {stack_set}" if stack_set else "into the management account's recorder stack"
+    where = f"by {stack_set}" if stack_set else "by the management account's recorder stack"
     management = stage.inventory.organization.management_account_id
     return stage.builder.add(
         Step(
             id=f"adopt-{stack_set or 'management'}",
             action="adopt_recorders",
             target=stack_set or naming.recorder_stack_set(config),
-            description=f"adopt {len(entries)} recorder(s) made outside orgdeploy {where}, names kept",
+            description=(
+                f"adopt {len(entries)} recorder(s) made outside orgdeploy: each is removed and made again {where}, "
+                "its name kept (recording pauses meanwhile; its configuration history stays)"
+            ),
             account=None if stack_set else management,
             regions=regions,
             depends_on=depends_on,
-            parameters=((ADOPTIONS, json.dumps(entries, sort_keys=True)), ("DeliveryBucketName", stage.bucket_name)),
+            parameters=(
+                (ADOPTIONS, json.dumps(entries, sort_keys=True)),
+                ("DeliveryBucketName", stage.bucket_name),
+                *((("StackParameters", json.dumps(stack_parameters, sort_keys=True)),) if stack_parameters else ()),
+            ),
         )
     )
 

@@ -1,16 +1,13 @@
 """Adopting recorders made outside orgdeploy (`recording.existing_recorder: adopt`) (pure).
 
 AWS Config allows one customer-managed recorder per account and Region, so a second one fails with
-MaxNumberOfConfigurationRecordersExceededException. Adoption brings the one that is there under
-orgdeploy, with its name and its channel's name kept:
-1. a CloudFormation resource import (an IMPORT change set) puts the recorder and its channel into a
-   stack in the account, made from the recorder template;
-2. ImportStacksToStackSet makes that stack an instance of orgdeploy's recorder stack set (the
-   management account's stack is orgdeploy's own stack already);
-3. an instance update with the recorder's names as parameter overrides applies the config's
-   recording to it, and adds a channel if it had none.
-What the recorder was before is kept in the instance's AdoptedSettings override, so destroy can put
-it back.
+MaxNumberOfConfigurationRecordersExceededException. CloudFormation cannot import the recorder or the
+delivery channel (neither type supports resource import), so adoption makes them again under their names:
+1. the recorder and its channel are deleted (their recorded history stays);
+2. the recorder stack set creates the instance with the old names as parameter overrides (in the
+   management account, orgdeploy's recorder stack gets them as parameters);
+3. should that fail, they are put back as they were.
+What the recorder was before is kept in the AdoptedSettings parameter, so destroy can give it back.
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ from orgdeploy.planning.inventory import AccountFacts, RecorderFact, StackSetSta
 
 # AWS's limit for a parameter value: the original settings must fit one.
 SETTINGS_LIMIT = 4_096
-# ImportStacksToStackSet takes at most 10 stack ids per call (botocore StackIdList).
-IMPORT_BATCH = 10
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from orgdeploy.planning.notifications import NotificationsOutcome, hub_account, 
 from orgdeploy.planning.packs import plan_pack_steps
 from orgdeploy.planning.plan import Plan, QuotaUsage, Skip, Step, one_operation_at_a_time
 from orgdeploy.planning.profiles import describe_settings, profile_steps, unit_profiles
+from orgdeploy.planning.recording_warnings import recording_warnings
 from orgdeploy.planning.remediation import remediation_role_stage
 from orgdeploy.planning.repairs import repair_steps
 from orgdeploy.planning.shards import RecorderShard, check_stack_set_quota, shard_recorder_targets
@@ -216,7 +217,15 @@ def _management_stage(stage: Stage, bucket: str | None) -> dict[str, str | None]
             continue
         if wanted is not True:
             adoptions.append(wanted)
-    adopt = adopt_step(stage, stack_set=None, adoptions=adoptions, depends_on=stage.builder.present(role, bucket))
+    adopt = adopt_step(
+        stage,
+        stack_set=None,
+        adoptions=adoptions,
+        depends_on=stage.builder.present(role, bucket),
+        stack_parameters={
+            a.region: dict(_management_recorder_parameters(stage, a.region, adoptions)) for a in adoptions
+        },
+    )
     for region in [stage.home, *config.other_regions]:
         if any(s.account == management and s.region == region and s.what == "recorder" for s in skips):
             continue
@@ -311,6 +320,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     management_steps = _management_stage(stage, bucket)
     if config.recording.profiles:
         builder.notes.append(_profiles_note(config, stage))
+    builder.notes.extend(recording_warnings(config))
     _stop_on_conflicts(config, builder.skipped)
     mended = {a.id for a in desired.targeted} | (
         {org.management_account_id} if config.management_account.deploy else set()

@@ -71,8 +71,18 @@ def stack_set_removal(
 def release_step(
     config: Config, inventory: Inventory, state: StackSetState, *, depends_on: tuple[str, ...]
 ) -> list[Step]:
-    """Adopted recorders go back to how they were, whatever --retain-resources says: they were never orgdeploy's."""
-    adopted = [i for i in state.instances if i.stack_name == naming.adopted_recorder_stack(config)]
+    """Adopted recorders go back to how they were, whatever --retain-resources says: they were never orgdeploy's.
+
+    An adopted recorder is orgdeploy's (its pair is a current instance) under a name of its own; the census says so.
+    """
+    own = naming.recorder_name(config)
+
+    def adopted_here(account: str, region: str) -> bool:
+        facts = inventory.facts_for(account)
+        recorder = facts.recorder(region) if facts else None
+        return recorder is not None and recorder.owner == "orgdeploy" and recorder.name != own
+
+    adopted = [i for i in state.instances if i.stack_id and adopted_here(i.account, i.region)]
     if not adopted:
         return []
     entries = [{"account": i.account, "region": i.region, "stack": i.stack_id} for i in adopted]

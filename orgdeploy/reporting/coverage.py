@@ -122,7 +122,10 @@ def _hint(recorder: RecorderFact) -> str:
     if recorder.owner == "orgdeploy":
         return "; `orgdeploy update` starts it again"
     if recorder.owner == "unknown":
-        return "; orgdeploy leaves it alone: start it, or delete it so that orgdeploy deploys its own"
+        return (
+            "; orgdeploy leaves it alone: start it, delete it so that orgdeploy deploys its own, "
+            "or set recording.existing_recorder: adopt"
+        )
     return ""
 
 

@@ -41,7 +41,7 @@ def plan_text(plan: Plan) -> str:
             region = f" {skip.region}" if skip.region else ""
             lines.append(f"  {skip.account}{region} {skip.what}: {skip.reason}")
     for note in plan.notes:
-        lines.append(f"note: {note}")
+        lines.append(note if note.startswith("warning: ") else f"note: {note}")
     return "\n".join(lines)
 
 
@@ -57,4 +57,7 @@ def execution_text(result: ExecutionResult) -> str:
     if repaired:
         lines.append(f"Repaired {len(repaired)} recorder(s) that CloudFormation does not mend:")
         lines += [f"  {r.step.account} {', '.join(r.step.regions)} {r.step.target}: {r.message}" for r in repaired]
+    for action, heading in (("adopt_recorders", "Adopted"), ("release_recorders", "Given back")):
+        done = [r for r in result.results if r.step.action == action and r.outcome == "succeeded"]
+        lines += [f"{heading}: {r.message}" for r in done]
     return "\n".join(lines)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orgdeploy.aws.adoption import AdoptionGateway, Channel, import_batches
 from orgdeploy.aws.buckets import BucketsGateway
 from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.recorders import RecordersGateway
@@ -22,14 +21,10 @@ from orgdeploy.aws.session import AwsContext
 from orgdeploy.aws.stacks import StackFailed, StacksGateway
 from orgdeploy.aws.stacksets import FINISHED, StackSetsGateway
 from orgdeploy.config.model import Config
-from orgdeploy.planning.adoption import IMPORT_BATCH
 from orgdeploy.planning.inventory import OperationResult
 from orgdeploy.planning.plan import USE_PREVIOUS_VALUE, ExecutionResult, Outcome, Plan, Step, StepResult
-from orgdeploy.planning.plan import operation_id as make_operation_id
-from orgdeploy.planning.steps import operation_preferences
-from orgdeploy.templates import naming
-from orgdeploy.templates.recording import as_api, recording_group, recording_mode
-from orgdeploy.templates.render import RenderedSet, recorder_retained_body
+from orgdeploy.running.adopting import Adopter
+from orgdeploy.templates.render import RenderedSet
 
 
 class Reporter(Protocol):
@@ -207,7 +202,7 @@ class Executor:
 
     def _do_update_stack_set(self, step: Step) -> StepResult:
         args = self._template_args(step)
-        return self._operation(step, "update_stack_set", OperationPreferences=step.operation_preferences, **args)
+        return self.operation(step, "update_stack_set", OperationPreferences=step.operation_preferences, **args)
 
     def _instance_args(self, step: Step) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -227,13 +222,13 @@ class Executor:
         return args
 
     def _do_create_stack_instances(self, step: Step) -> StepResult:
-        return self._operation(step, "create_stack_instances", **self._instance_args(step))
+        return self.operation(step, "create_stack_instances", **self._instance_args(step))
 
     def _do_update_stack_instances(self, step: Step) -> StepResult:
-        return self._operation(step, "update_stack_instances", **self._instance_args(step))
+        return self.operation(step, "update_stack_instances", **self._instance_args(step))
 
     def _do_delete_stack_instances(self, step: Step) -> StepResult:
-        return self._operation(
+        return self.operation(
             step, "delete_stack_instances", RetainStacks=step.retain_stacks, **self._instance_args(step)
         )
 
@@ -264,142 +259,10 @@ class Executor:
         return StepResult(step, "succeeded", mended.describe())
 
     def _do_adopt_recorders(self, step: Step) -> StepResult:
-        """Import each recorder into a stack, join the stacks to the stack set, then set them as the template says."""
-        values = dict(step.parameters)
-        entries = json.loads(values["Adoptions"])
-        into_stack_set = step.account is None
-        stack_name = naming.adopted_recorder_stack(self.config) if into_stack_set else step.target
-        stack_ids = []
-        for done, entry in enumerate(entries):
-            gateway = self._adoption_gateway(entry)
-            channel = entry["channel"] or naming.delivery_channel_name(self.config)
-            if not entry["channel"] and channel not in gateway.channel_names():
-                gateway.put_channel(self._channel(channel, values["DeliveryBucketName"]))
-            parameters = {
-                "DeliveryBucketName": values["DeliveryBucketName"],
-                "RecorderName": entry["recorder"],
-                "DeliveryChannelName": channel,
-                "RecordingProfile": entry["profile"],
-                "AdoptedSettings": entry["settings"],
-            }
-            body = self.rendered.get("recorder").body
-            stack_ids.append(
-                gateway.import_into_stack(stack_name, body, parameters, recorder=entry["recorder"], channel=channel)
-            )
-            self.reporter.step_progress(step, done + 1, len(entries) * 2)
-        if into_stack_set:
-            failed = self._join_stack_set(step, entries, stack_ids)
-            if failed is not None:
-                return failed
-        for entry in entries:
-            self._set_as_template_says(entry, values["DeliveryBucketName"])
-        self.reporter.step_progress(step, len(entries) * 2, len(entries) * 2)
-        names = ", ".join(f"{e['recorder']!r} ({e['account']} {e['region']})" for e in entries)
-        return StepResult(step, "succeeded", f"adopted {names}")
-
-    def _adoption_gateway(self, entry: dict[str, str]) -> AdoptionGateway:
-        return AdoptionGateway(
-            self.ctx, account=entry["account"], region=entry["region"], timeout=self.settings.operation_timeout
-        )
-
-    def _channel(self, name: str, bucket: str) -> Channel:
-        delivery = self.config.delivery
-        return Channel(
-            name=name,
-            bucket=bucket,
-            key_prefix=delivery.key_prefix.strip("/"),
-            kms_key_arn=delivery.kms_key_arn,
-            sns_topic_arn=delivery.sns_topic_arn,
-            frequency=delivery.snapshot_frequency,
-        )
-
-    def _join_stack_set(self, step: Step, entries: list[dict[str, str]], stack_ids: list[str]) -> StepResult | None:
-        """ImportStacksToStackSet, ten stacks a call, then each instance's names as parameter overrides."""
-        for number, batch in enumerate(import_batches(list(zip(entries, stack_ids, strict=True)), IMPORT_BATCH)):
-            units = sorted({entry["ou"] for entry, _ in batch})
-            ids = [stack_id for _, stack_id in batch]
-            joined = self._operation(
-                replace(step, operation_id=make_operation_id(f"{step.id}-import-{number + 1}", ids)),
-                "import_stacks_to_stack_set",
-                StackSetName=step.target,
-                StackIds=ids,
-                OrganizationalUnitIds=units,
-                OperationPreferences=operation_preferences(self.config, parallel=True),
-            )
-            if joined.outcome != "succeeded":
-                return joined
-        # The overrides keep each recorder's name through every later update of the stack set.
-        for entry in entries:
-            overrides = {
-                "RecorderName": entry["recorder"],
-                "DeliveryChannelName": entry["channel"] or naming.delivery_channel_name(self.config),
-                "RecordingProfile": entry["profile"],
-                "AdoptedSettings": entry["settings"],
-            }
-            targets = {
-                "OrganizationalUnitIds": [entry["ou"]],
-                "Accounts": [entry["account"]],
-                "AccountFilterType": "INTERSECTION",
-            }
-            updated = self._operation(
-                replace(
-                    step,
-                    operation_id=make_operation_id(f"{step.id}-names", [entry["account"], entry["region"], overrides]),
-                ),
-                "update_stack_instances",
-                StackSetName=step.target,
-                DeploymentTargets=targets,
-                Regions=[entry["region"]],
-                ParameterOverrides=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(overrides.items())],
-                OperationPreferences=operation_preferences(self.config),
-            )
-            if updated.outcome != "succeeded":
-                return updated
-        return None
-
-    def _set_as_template_says(self, entry: dict[str, str], bucket: str) -> None:
-        """An import leaves a resource as it was: give the recorder the profile's recording, the channel its bucket."""
-        home = entry["region"] == self.config.home_region
-        settings = self.config.recording.settings(entry["profile"])
-        group, mode = as_api(recording_group(settings, home=home)), as_api(recording_mode(settings, home=home))
-        gateway = self._adoption_gateway(entry)
-        gateway.put_channel(self._channel(entry["channel"] or naming.delivery_channel_name(self.config), bucket))
-        RecordersGateway(self.ctx, account=entry["account"], region=entry["region"]).mend(
-            entry["recorder"], group=group, mode=mode
-        )
+        return Adopter(self).adopt(step)
 
     def _do_release_recorders(self, step: Step) -> StepResult:
-        """Give adopted recorders back: out of the stack set (stacks kept), stacks deleted, settings put back."""
-        entries = json.loads(dict(step.parameters)["Adopted"])
-        into_stack_set = step.account is None
-        if into_stack_set:
-            targets = {
-                "OrganizationalUnitIds": [self._root_of(step)],
-                "Accounts": sorted({e["account"] for e in entries}),
-                "AccountFilterType": "INTERSECTION",
-            }
-            for region in sorted({e["region"] for e in entries}):
-                accounts = sorted({e["account"] for e in entries if e["region"] == region})
-                released = self._operation(
-                    replace(step, operation_id=make_operation_id(f"{step.id}-{region}", accounts)),
-                    "delete_stack_instances",
-                    StackSetName=step.target,
-                    DeploymentTargets={**targets, "Accounts": accounts},
-                    Regions=[region],
-                    RetainStacks=True,
-                    OperationPreferences=operation_preferences(self.config, parallel=True),
-                )
-                if released.outcome != "succeeded":
-                    return released
-        retained = recorder_retained_body(self.config)
-        given: list[str] = []
-        for entry in entries:
-            gateway = self._adoption_gateway(entry)
-            gateway.give_back(entry["stack"], retained, say=given.append)
-        return StepResult(step, "succeeded", "; ".join(given) or "nothing to give back")
-
-    def _root_of(self, step: Step) -> str:
-        return dict(step.parameters)["RootId"]
+        return Adopter(self).release(step)
 
     def _do_put_guard_policy(self, step: Step) -> StepResult:
         return StepResult(step, "succeeded", GuardGateway(self.ctx).put(step.target, dict(step.parameters)["Content"]))
@@ -437,7 +300,8 @@ class Executor:
         message = f"{len(names)} stack set(s) read back"
         return StepResult(step, "failed" if unhealthy else "succeeded", message, tuple(unhealthy))
 
-    def _operation(self, step: Step, call: str, **args: Any) -> StepResult:
+    def operation(self, step: Step, call: str, **args: Any) -> StepResult:
+        """Start one StackSet operation and wait for its end (adopting.py runs its own through this)."""
         assert step.operation_id is not None
         operation_id = self.stacksets.start(call, OperationId=step.operation_id, **args)
 

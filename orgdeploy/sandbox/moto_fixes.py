@@ -187,10 +187,12 @@ def _conditions_reading(conditions: dict[str, Any], parameters: set[str]) -> set
 
 def _uses_condition(value: Any, names: set[str]) -> bool:
     if isinstance(value, dict):
-        if value.get("Condition") in names:
+        # A policy document's "Condition" is a mapping, not a condition name.
+        condition = value.get("Condition")
+        if isinstance(condition, str) and condition in names:
             return True
         branch = value.get("Fn::If")
-        if isinstance(branch, list) and branch and branch[0] in names:
+        if isinstance(branch, list) and branch and isinstance(branch[0], str) and branch[0] in names:
             return True
         return any(_uses_condition(v, names) for v in value.values())
     if isinstance(value, list):

@@ -44,11 +44,6 @@ def recorder_name(config: Config) -> str:
     return f"{config.stacksets.name_prefix}-recorder"
 
 
-def adopted_recorder_stack(config: Config) -> str:
-    """The stack an adopted recorder is imported into, in its own account, before it joins the stack set."""
-    return f"{config.stacksets.name_prefix}-recorder-adopted"
-
-
 def delivery_channel_name(config: Config) -> str:
     return f"{config.stacksets.name_prefix}-delivery"
 

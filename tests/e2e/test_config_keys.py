@@ -136,6 +136,13 @@ ROWS = [
     ),
     Row("recording.resource_types", _set("recording.resource_types", ["AWS::EC2::NetworkInterface", "AWS::EC2::VPC"])),
     Row("recording.existing_recorder", _set("recording.existing_recorder", "fail"), expect="refused"),
+    Row(
+        "recording.profiles",
+        lambda d, w: d["recording"].update(
+            profiles=[{"name": "workloads", "organizational_units": [w.ous["Workloads"]], "frequency": "continuous"}]
+        ),
+        why="dev-1 is under Workloads: its recorders go back to continuous, everything recorded",
+    ),
     Row("aggregator.name", _set("aggregator.name", "security-view")),
     Row("conformance_packs[].parameters", _pack("parameters", {"MaxAccessKeyAgeDays": "45"})),
     Row("conformance_packs[].template", _second_template),

@@ -42,7 +42,8 @@ def _policy(role: str, config: Path) -> dict[str, Any]:
     from orgdeploy.aws.policy import all_needs
     from orgdeploy.config.model import load_config
 
-    return policy_document(role, all_needs(), Scope.from_config(load_config(config)))
+    scope = Scope.from_config(load_config(config))
+    return policy_document(role, all_needs(adopts=scope.adopts), scope)
 
 
 def _census_roles(endpoint: str, admin: dict[str, str], config: Path, accounts: list[str]) -> None:
@@ -88,11 +89,14 @@ def enforced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield running
 
 
-def _setup(enforced: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, drop: str | None = None) -> Path:
+def _setup(
+    enforced: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, drop: str | None = None, **overrides: Any
+) -> Path:
     config = write_config(
         tmp_path,
         census={"role_name": CENSUS_ROLE},
         notifications={"hub_account": AUDIT, "emails": ["secops@example.com"]},
+        **overrides,
     )
     admin = _keys(enforced.access_key, enforced.secret_key)
     members = [a.id for a in enforced.summary.accounts if a.status == "ACTIVE" and a.id != MANAGEMENT]
@@ -146,3 +150,16 @@ def test_a_run_without_one_needed_statement_fails_naming_the_call(
     assert code == 1
     assert "DescribeOrganization" in err and "AccessDenied" in err
     assert "orgdeploy permissions --role ROLE" in err  # where to look next
+
+
+def test_adopting_and_giving_back_a_recorder_needs_nothing_beyond_the_printed_policies(
+    enforced: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _setup(enforced, tmp_path, monkeypatch, recording={"existing_recorder": "adopt"})
+    endpoint = enforced.endpoint_url
+    for args in (["bootstrap", "--yes", "--enable-trusted-access"], ["status"], ["destroy", "--yes"]):
+        code, out, err = cli(capsys, *args, "-c", str(config), "--endpoint-url", endpoint)
+        # status exits 0: the seeded foreign recorder is adopted, so every pair is covered.
+        assert code == 0, (args, out, err)
+        assert "AccessDenied" not in err, (args, err[-3000:])
+    assert "given back" in out

@@ -31,6 +31,25 @@ def _members(sandbox: Any, path_end: str) -> list[str]:
     return [a.id for a in sandbox.summary.accounts if a.ou_path.endswith(path_end) and a.status == "ACTIVE"]
 
 
+def _assert_read_back(sandbox: Any, sandbox_accounts: list[str], others: list[str]) -> None:
+    """By plain boto3: Sandbox accounts record daily without the EC2 types, every other account continuously."""
+    endpoint = sandbox.endpoint_url
+    for account in sandbox_accounts:
+        for region in REGIONS:
+            group, mode = _reads(endpoint, account, region)
+            assert mode["recordingFrequency"] == "DAILY", (account, region)
+            assert group["recordingStrategy"]["useOnly"] == "EXCLUSION_BY_RESOURCE_TYPES"
+            assert set(EXCLUDED) <= set(group["exclusionByResourceTypes"]["resourceTypes"])
+    foreign = next(q for q in sandbox.summary.quirks if q.kind == "foreign-recorder")
+    disabled = {(q.account_id, q.region) for q in sandbox.summary.quirks if q.region}
+    for account in others:  # the management account too
+        for region in REGIONS:
+            if (account, region) in disabled or (account, region) == (foreign.account_id, foreign.region):
+                continue  # no recorder of orgdeploy's there
+            group, mode = _reads(endpoint, account, region)
+            assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, (account, region)
+
+
 def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that_moves(
     inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -54,18 +73,9 @@ def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that
     code, out, err = cli(capsys, "bootstrap", "--yes", "--enable-trusted-access", *args)
     assert code == 0, out + err
     sandbox_accounts = _members(inprocess_sandbox, "/Sandbox")
-    prod_accounts = _members(inprocess_sandbox, "/Prod")
-    assert sandbox_accounts and prod_accounts
-    for account in sandbox_accounts:
-        for region in REGIONS:
-            group, mode = _reads(endpoint, account, region)
-            assert mode["recordingFrequency"] == "DAILY", (account, region)
-            assert group["recordingStrategy"]["useOnly"] == "EXCLUSION_BY_RESOURCE_TYPES"
-            assert set(EXCLUDED) <= set(group["exclusionByResourceTypes"]["resourceTypes"])
-    for account in prod_accounts:
-        for region in REGIONS:
-            group, mode = _reads(endpoint, account, region)
-            assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, (account, region)
+    others = [a.id for a in inprocess_sandbox.summary.accounts if a.status == "ACTIVE" and a.id not in sandbox_accounts]
+    assert sandbox_accounts and prod_ou and len(others) >= 5
+    _assert_read_back(inprocess_sandbox, sandbox_accounts, others)
 
     code, out, err = cli(capsys, "plan", *args)
     assert code == 0 and "No changes" in out, out
@@ -96,5 +106,15 @@ def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that
     still = sandbox_accounts[1] if len(sandbox_accounts) > 1 else None
     if still:
         assert _reads(endpoint, still, "us-east-1")[1]["recordingFrequency"] == "DAILY"
+    code, out, err = cli(capsys, "plan", *args)
+    assert code == 0 and "No changes" in out, out
+
+    # add-region keeps the profiles: the new Region's recorders record as each account's profile.
+    code, out, err = cli(capsys, "add-region", "us-west-2", "--yes", *args)
+    assert code == 0, out + err
+    assert _reads(endpoint, moved, "us-west-2")[1]["recordingFrequency"] == "CONTINUOUS"
+    if still:
+        group, mode = _reads(endpoint, still, "us-west-2")
+        assert mode["recordingFrequency"] == "DAILY" and "AWS::EC2::Instance" in str(group)
     code, out, err = cli(capsys, "plan", *args)
     assert code == 0 and "No changes" in out, out

@@ -38,7 +38,7 @@ def _config(tmp_path: Path, **extra: Any) -> Any:
 
 
 def _policies(scope: Scope) -> dict[str, dict[str, Any]]:
-    return {role: policy_document(role, all_needs(), scope) for role in ROLES}
+    return {role: policy_document(role, all_needs(adopts=scope.adopts), scope) for role in ROLES}
 
 
 def _actions(policy: dict[str, Any]) -> set[str]:
@@ -185,3 +185,23 @@ def test_parliament_and_cloudsplaining_find_nothing_that_matters(role: str, tmp_
     document = PolicyDocument(policy)
     assert document.allows_privilege_escalation == []
     assert document.permissions_management_without_constraints == []
+
+
+def test_adopting_adds_the_takeover_calls_and_opens_recorder_writes_only_when_configured(tmp_path: Path) -> None:
+    plain = _policies(Scope.from_config(_config(tmp_path)))
+    (tmp_path / "adopt").mkdir()
+    adopting = _policies(Scope.from_config(_config(tmp_path / "adopt", recording={"existing_recorder": "adopt"})))
+    takeover = {"config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel", "config:PutDeliveryChannel"}
+    assert not takeover & _actions(plain["member"])
+    assert takeover <= _actions(adopting["member"])
+
+    def recorder_writes(policy: dict[str, Any]) -> set[str]:
+        return {
+            str(r)
+            for s in policy["Statement"]
+            if "config:StartConfigurationRecorder" in s["Action"]
+            for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        }
+
+    assert recorder_writes(plain["member"]) == {"arn:aws:config:*:*:configuration-recorder/orgdeploy-*/*"}
+    assert recorder_writes(adopting["member"]) == {"arn:aws:config:*:*:configuration-recorder/*/*"}

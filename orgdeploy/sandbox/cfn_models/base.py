@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from orgdeploy.sandbox.cfn_imports import is_importing
 from orgdeploy.sandbox.cfn_models.stack_failures import already_exists
 
 Backend = TypeVar("Backend")
@@ -119,8 +118,6 @@ class BackendModel(SandboxModel, Generic[Backend]):
 
     @classmethod
     def _create(cls, account_id: str, region_name: str, resource_name: str, properties: dict[str, Any]) -> str:
-        if is_importing(cls.cfn_type, resource_name):
-            return resource_name  # an import takes the object as it is
         backend = cls._backend(account_id, region_name)
         if cls.refuse_existing and cls._exists(backend, resource_name):
             raise already_exists(cls.cfn_type, resource_name)

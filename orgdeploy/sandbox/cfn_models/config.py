@@ -18,7 +18,6 @@ from moto.organizations.models import organizations_backends
 from moto.s3.models import s3_backends
 
 from orgdeploy.sandbox.bucket_policy import account_may_read
-from orgdeploy.sandbox.cfn_imports import is_importing
 from orgdeploy.sandbox.cfn_models.base import BackendModel
 from orgdeploy.sandbox.cfn_models.stack_failures import HandlerError, depends_on, template_resources
 from orgdeploy.sandbox.compliance.org_packs import failed_members
@@ -131,8 +130,6 @@ class ConfigurationRecorderModel(_ConfigModel, CloudFormationModel):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
         made = super().create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
-        if is_importing(cls.cfn_type, made.name):
-            return made
         backend = cls._backend(account_id, region_name)
         if not backend.delivery_channels and not _channel_will_come(str(kwargs.get("LogicalId", ""))):
             # What the handler put goes with the failed resource, as its rollback would remove it.

@@ -133,39 +133,8 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
     def create_change_set(self) -> Any:
         _check_template_body(self._get_param("TemplateBody"))
         if self._get_param("ChangeSetType") == "IMPORT":
-            return self._create_import_change_set()
+            raise cfn_imports.refuse_import(self._get_param("ResourcesToImport") or [])
         return super().create_change_set()
-
-    def _create_import_change_set(self) -> ActionResult:
-        backend = self.cloudformation_backend
-        stack_name = self._get_param("StackName")
-        body = self._get_param("TemplateBody")
-        if not body:
-            raise ValidationError(message="The sandbox takes an IMPORT change set's template as TemplateBody")
-        imports = cfn_imports.check_import(
-            backend, stack_name=stack_name, template=body, resources=self._get_param("ResourcesToImport") or []
-        )
-        live = [s for s in backend.stacks.values() if s.name == stack_name and s.status != "DELETE_COMPLETE"]
-        change_set_id, stack_id = backend.create_change_set(
-            stack_name=stack_name,
-            change_set_name=self._get_param("ChangeSetName"),
-            template=body,
-            parameters={p["ParameterKey"]: p.get("ParameterValue") for p in self._get_param("Parameters") or []},
-            description=self._get_param("Description"),
-            change_set_type="UPDATE" if live and live[0].status != "REVIEW_IN_PROGRESS" else "CREATE",
-            tags={t["Key"]: t["Value"] for t in self._get_param("Tags") or []},
-        )
-        backend.change_sets[change_set_id].change_set_type = "IMPORT"
-        cfn_imports.remember(change_set_id, imports)
-        return ActionResult({"Id": change_set_id, "StackId": stack_id})
-
-    def execute_change_set(self) -> Any:
-        backend = self.cloudformation_backend
-        change_set = backend.describe_change_set(self._get_param("ChangeSetName"))
-        if change_set is not None and cfn_imports.is_import(change_set.change_set_id):
-            cfn_imports.execute_import(backend, change_set.change_set_id)
-            return EmptyResult()
-        return super().execute_change_set()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -383,6 +352,8 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
             if not stack.status.endswith("_COMPLETE") or "ROLLBACK" in stack.status:
                 raise ValidationError(message=f"Stack {stack_id} is in {stack.status} state and cannot be imported")
             account, region = stack.account_id, stack.region_name
+            if stackset.permission_model == "SERVICE_MANAGED" and account == self.cloudformation_backend.account_id:
+                raise InvalidOperationException(f"Stack {stack_id} is in the management account: it cannot be imported")
             if units and account not in placed:
                 raise ValidationError(
                     message=f"Account {account} of stack {stack_id} is not in OrganizationalUnitIds {units}"
