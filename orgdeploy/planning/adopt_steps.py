@@ -21,6 +21,7 @@ def adopt_step(
     adoptions: list[Adoption],
     depends_on: tuple[str, ...],
     stack_parameters: dict[str, dict[str, str]] | None = None,
+    target_units: list[str] | None = None,
 ) -> str | None:
     """One adopt_recorders step for these pairs: made again by stack set `stack_set`, or (stack_parameters by
     Region) by the management account's own recorder stack."""
@@ -35,7 +36,8 @@ def adopt_step(
             {
                 **adoption.to_dict(),
                 "profile": profile,
-                "ou": account.parent_id if account else "",
+                # The stack set's own target OUs: naming the account's OU would add it to the stack set's targets.
+                "ou": ",".join(target_units or ([account.parent_id] if account else [])),
                 "differences": differences(stage, adoption, profile),
             }
         )

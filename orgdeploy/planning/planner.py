@@ -121,7 +121,7 @@ def _recorder_stage(
             members &= set(shard.accounts)
         shard_desired = {r: [a for a in accounts if a in members] for r, accounts in per_region.items()}
         adopted = stage.desired.adopted_pairs()
-        # Adopted recorders join by import, never by CreateStackInstances (a second recorder would fail).
+        # Adopted recorders get their instances from the adopt step, with their names as overrides.
         created = {r: [a for a in accounts if (a, r) not in adopted] for r, accounts in shard_desired.items()}
         instances = sum(len(v) for v in shard_desired.values())
         usage.append(QuotaUsage(shard.name, instances, inventory.quotas.instances_per_stack_set))
@@ -160,6 +160,7 @@ def _recorder_stage(
             stack_set=shard.name,
             adoptions=[a for found in stage.desired.adoptions.values() for a in found if a.account in members],
             depends_on=shard_steps,
+            target_units=list(shard.unit_ids),
         )
         profiled = profile_steps(
             builder=stage.builder,

@@ -95,7 +95,7 @@ class Adopter:
                 "create_stack_instances",
                 StackSetName=step.target,
                 DeploymentTargets={
-                    "OrganizationalUnitIds": sorted({e["ou"] for e in members}),
+                    "OrganizationalUnitIds": sorted({ou for e in members for ou in e["ou"].split(",")}),
                     "Accounts": accounts,
                     "AccountFilterType": "INTERSECTION",
                 },

@@ -138,7 +138,7 @@ def test_adopt_plans_an_import_and_keeps_the_pair_out_of_create_but_in_the_packs
         OTHER,
         "default",
         "",
-        DEV,
+        "r-ab12",
     )
     assert "recordingGroup.allSupported is false, expected true" in entry["differences"]
     assert json.loads(entry["settings"])["recorder"]["name"] == "default"
