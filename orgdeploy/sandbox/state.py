@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SandboxState:
-    # Seconds a StackSet operation stays RUNNING before it finishes (0 = at once).
+    # Seconds a StackSet operation stays RUNNING before it finishes (0 = at once), on top of its instances.
     op_seconds: float = 0.0
+    # Seconds each stack instance takes; an operation runs MaxConcurrent instances at a time per Region,
+    # its Regions one after another or in parallel as asked (stacksets/targets.py: operation_seconds).
+    instance_seconds: float = 0.0
     # Share of calls answered with the service's throttling error (0 to 1).
     throttle_rate: float = 0.0
+    # Throttle by rate as well: token buckets per caller account and API (rate_limits.py).
+    rate_limited: bool = False
     # Seed for the throttling and any other random choice, so runs repeat.
     seed: int = 0
     # (account id, Region) pairs whose opt-in Region is not enabled.
@@ -42,7 +47,9 @@ def reset_state() -> None:
     fresh = SandboxState()
     for name in (
         "op_seconds",
+        "instance_seconds",
         "throttle_rate",
+        "rate_limited",
         "seed",
         "disabled_regions",
         "organizations_access",

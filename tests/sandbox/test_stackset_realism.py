@@ -506,3 +506,25 @@ def test_an_inoperable_instance_is_left_out_of_updates(endpoint: str) -> None:
     touched = {account for account, _ in results(cfn, "set", update["OperationId"])}
     assert org.accounts["a2"] not in touched and org.accounts["a1"] in touched
     assert instances(cfn, "set")[(org.accounts["a2"], "us-east-1")]["Status"] == "INOPERABLE"
+
+
+@pytest.mark.parametrize(("preferences", "waves"), [({}, 6), ({"RegionConcurrencyType": "PARALLEL"}, 3)])
+def test_an_operation_takes_its_instances_time(endpoint: str, preferences: dict[str, Any], waves: int) -> None:
+    org = build_org(endpoint)
+    cfn = client(endpoint, "cloudformation")
+    create_stack_set(cfn, "topics")
+    STATE.op_seconds, STATE.instance_seconds = 0.0, 0.25
+    try:
+        op_id = cfn.create_stack_instances(
+            StackSetName="topics",
+            Regions=["us-east-1", "eu-west-1"],
+            DeploymentTargets={"OrganizationalUnitIds": [org.workloads]},
+            OperationPreferences=preferences,
+        )["OperationId"]
+        op = wait_for(cfn, "topics", op_id)
+    finally:
+        STATE.instance_seconds = 0.0
+    assert op["Status"] == "SUCCEEDED"
+    # Three accounts, one at a time (the StackSets default), in two Regions.
+    took = (op["EndTimestamp"] - op["CreationTimestamp"]).total_seconds()
+    assert waves * 0.25 <= took < waves * 0.25 + 1.0, took

@@ -1,7 +1,8 @@
 """StackSet operations that take time, queue, and fail per account and Region.
 
 An operation is QUEUED until nothing before it on its stack set (and none of its
-auto-deployment prerequisites) is still going, RUNNING for STATE.op_seconds, and
+auto-deployment prerequisites) is still going, RUNNING for STATE.op_seconds plus the time its
+instances take (STATE.instance_seconds each, targets.operation_seconds), and
 only then deploys every target through stackset_deploy. Time only moves on
 reads: advance_all() is called at the start of every CloudFormation request, so
 the sandbox needs no background thread. Callers hold STATE.lock.
@@ -36,6 +37,7 @@ from orgdeploy.sandbox.stacksets.targets import (
     account_status,
     failure_tolerance,
     max_concurrent,
+    operation_seconds,
     org_backend,
     region_order,
 )
@@ -100,7 +102,8 @@ def start(
         preferences=dict(preferences),
         template=stackset.template,
         parameters=dict(stackset.parameters or {}),
-        duration=max(0.0, float(STATE.op_seconds)),
+        duration=max(0.0, float(STATE.op_seconds))
+        + operation_seconds(targets, preferences, float(STATE.instance_seconds)),
         created_at=now,
         deployment_targets=deployment_targets,
         retain_stacks=retain_stacks,

@@ -182,3 +182,24 @@ def max_concurrent(preferences: dict[str, Any], accounts: int) -> int:
         # Rounded down, but never below one account at a time.
         return max(1, accounts * int(preferences["MaxConcurrentPercentage"]) // 100)
     return 1
+
+
+def region_batch(preferences: dict[str, Any], accounts: int) -> int:
+    """Instances deployed at once in a Region before any fails: MaxConcurrent, and under
+    STRICT_FAILURE_TOLERANCE never more than the failures tolerated plus one (operations._run_region)."""
+    concurrency = max_concurrent(preferences, accounts)
+    if preferences.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE") == "STRICT_FAILURE_TOLERANCE":
+        return max(1, min(concurrency, failure_tolerance(preferences, accounts) + 1))
+    return concurrency
+
+
+def operation_seconds(targets: list[Target], preferences: dict[str, Any], instance_seconds: float) -> float:
+    """How long an operation's instances take: waves of region_batch per Region, Regions PARALLEL or in turn."""
+    if instance_seconds <= 0 or not targets:
+        return 0.0
+    per_region: dict[str, int] = {}
+    for target in targets:
+        per_region[target.region] = per_region.get(target.region, 0) + 1
+    waves = [-(-count // region_batch(preferences, count)) for count in per_region.values()]
+    parallel = preferences.get("RegionConcurrencyType", "SEQUENTIAL") == "PARALLEL"
+    return (max(waves) if parallel else sum(waves)) * instance_seconds
