@@ -1,4 +1,7 @@
-"""Throttle a share of the sandbox's calls the way each AWS service throttles.
+"""Throttle the sandbox's calls the way each AWS service throttles: by rate, and a random share.
+
+With STATE.rate_limited, every call takes a token from its caller account's bucket for that API
+(rate_limits.py) and is throttled when the bucket is empty.
 
 ThrottleMiddleware wraps moto's WSGI application. For every request it draws
 from a random.Random seeded with STATE.seed and, with probability
@@ -11,6 +14,7 @@ the same calls. moto's /moto-api/ is never throttled.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import random
 import threading
@@ -22,6 +26,7 @@ import botocore.session
 from botocore.exceptions import UnknownServiceError
 
 from orgdeploy.sandbox import state
+from orgdeploy.sandbox.rate_limits import RateLimits, action_of
 
 # AWS's throttling answer per signing name: error code, HTTP status, message.
 KNOWN_THROTTLING: dict[str, tuple[str, int, str]] = {
@@ -106,12 +111,41 @@ def render(service: str) -> tuple[int, list[tuple[str, str]], bytes]:
     return status, headers, encoded
 
 
+def caller_account(environ: dict[str, Any]) -> str:
+    """The account of a SigV4-signed request's access key, or ''."""
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        access_key = auth.split("Credential=", 1)[1].split("/", 1)[0]
+    except IndexError:
+        return ""
+    from moto.iam.models import get_account_id_from
+
+    return str(get_account_id_from(access_key))
+
+
+# Calls throttled by rate, by (service, action), since the sandbox started.
+RATE_LIMITS = RateLimits()
+
+
 class ThrottleMiddleware:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self._lock = threading.Lock()
         self._rng: random.Random | None = None
         self._seed: int | None = None
+
+    def _over_rate(self, environ: dict[str, Any]) -> bool:
+        """Whether the caller's bucket for this API is empty; the body is read and put back for the app."""
+        if not state.STATE.rate_limited:
+            return False
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = action_of(str(environ.get("HTTP_X_AMZ_TARGET", "")), body)
+        service = signing_service(environ)
+        if not action or not service:
+            return False
+        return not RATE_LIMITS.take(caller_account(environ), service, action)
 
     def _throttle(self) -> bool:
         rate = state.STATE.throttle_rate
@@ -124,7 +158,8 @@ class ThrottleMiddleware:
             return self._rng.random() < rate
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if str(environ.get("PATH_INFO", "")).startswith("/moto-api") or not self._throttle():
+        sandbox_call = str(environ.get("PATH_INFO", "")).startswith(("/moto-api", "/orgdeploy-sandbox"))
+        if sandbox_call or not (self._over_rate(environ) or self._throttle()):
             return self.app(environ, start_response)
         # Read the unused body so a keep-alive connection stays in step.
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -1,0 +1,71 @@
+"""Rate-based throttling: a token bucket per caller account and API, at the documented rates."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("moto")
+
+from orgdeploy.sandbox.rate_limits import RateLimits, action_of, rate_for
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_bucket_gives_its_burst_then_its_rate_per_account_and_api() -> None:
+    clock = Clock()
+    limits = RateLimits(clock)
+    allowed = [limits.take("111111111111", "cloudformation", "DescribeStackSetOperation") for _ in range(25)]
+    assert allowed == [True] * 20 + [False] * 5  # the burst of a read
+    # Another account and another API have buckets of their own.
+    assert limits.take("222222222222", "cloudformation", "DescribeStackSetOperation")
+    assert limits.take("111111111111", "cloudformation", "ListStackInstances")
+    clock.now += 0.5  # five tokens come back at 10 a second
+    assert [limits.take("111111111111", "cloudformation", "DescribeStackSetOperation") for _ in range(6)] == [
+        True
+    ] * 5 + [False]
+    assert limits.throttled[("cloudformation", "DescribeStackSetOperation")] == 6
+
+
+def test_writes_are_slower_than_reads_and_assume_role_has_its_own_rate() -> None:
+    assert rate_for("cloudformation", "CreateStackInstances") == (2.0, 5.0)
+    assert rate_for("config", "DescribeConfigurationRecorders") == (10.0, 20.0)
+    assert rate_for("sts", "AssumeRole") == (20.0, 50.0)
+
+
+def test_the_action_comes_from_the_target_header_or_the_query_body() -> None:
+    assert action_of("StarlingDoveService.DescribeConfigurationRecorders", b"") == "DescribeConfigurationRecorders"
+    assert action_of("", b"Action=ListStackInstances&Version=2010-05-15") == "ListStackInstances"
+    assert action_of("", b"Version=2010-05-15&Action=DescribeStackSetOperation") == "DescribeStackSetOperation"
+    assert action_of("", b"") == ""
+
+
+def test_the_served_sandbox_throttles_a_burst_of_reads_with_the_services_error() -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from orgdeploy.sandbox.server import start_sandbox
+
+    with start_sandbox(accounts=4, op_seconds=0, rate_limited=True, workloads=False) as sandbox:
+        cfn = boto3.client(
+            "cloudformation",
+            endpoint_url=sandbox.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        codes = []
+        for _ in range(30):
+            try:
+                cfn.list_stack_sets()
+                codes.append("ok")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+        assert codes.count("ok") >= 20 and "Throttling" in codes
