@@ -4,6 +4,14 @@ Everything goes through the public APIs of the moto endpoint (plus moto's own
 /moto-api/seed), so the result lives in moto's backends whether the server runs
 in this process or another. The one exception is the opt-in Region quirk, which
 moto cannot represent: it is recorded in this process's sandbox STATE.
+
+A large organization (BULK accounts or more) served by this process gets its
+member accounts put into moto's Organizations backend directly, as moto's
+CreateAccount and MoveAccount leave them (an account with its
+OrganizationAccountAccessRole, the default policies attached, under its OU).
+Through the API every account costs two HTTP round trips and moto scans every
+account on each call, so 9,000 accounts took minutes; no stack set exists yet,
+so no auto-deployment is missed.
 """
 
 from __future__ import annotations
@@ -119,6 +127,34 @@ def _seed_moto_random(endpoint_url: str, seed: int) -> None:
         response.read()
 
 
+BULK = 200
+
+
+def _backend_here(management: str, organization_id: str, region: str) -> Any:
+    """moto's Organizations backend holding this organization, when the server runs in this process."""
+    from moto.organizations.models import organizations_backends
+    from moto.utilities.utils import get_partition
+
+    backend = organizations_backends[management][get_partition(region)]
+    return backend if backend.org is not None and backend.org.id == organization_id else None
+
+
+def _add_account(backend: Any, name: str, parent_id: str) -> str:
+    """What CreateAccount then MoveAccount leave in moto's backend, without their scans of every account."""
+    from moto.organizations import utils
+    from moto.organizations.models import FakeAccount, organizations_backends
+
+    account = FakeAccount(backend.org, AccountName=name, Email=f"{name}@example.com")
+    account.parent_id = parent_id
+    backend.accounts.append(account)
+    for policy in backend.policies:
+        if policy.id in (utils.DEFAULT_SCP_POLICY_ID, utils.DEFAULT_RCP_POLICY_ID):
+            account.attached_policies.append(policy)
+            policy.attachments.append(account)
+    organizations_backends.master_accounts[account.id] = (backend.account_id, backend.partition)
+    return str(account.id)
+
+
 def _create_account(org: Any, name: str) -> str:
     status = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
     while status["State"] == "IN_PROGRESS":
@@ -174,9 +210,13 @@ def seed_organization(
     plan = _member_plan(accounts)
     plan.append(("suspended-1", rng.choice(_WORKLOAD_OUS)))
     members: list[tuple[str, str, SeedOU]] = []
+    backend = _backend_here(str(organization["MasterAccountId"]), str(organization["Id"]), home_region)
     for name, ou_name in plan:
-        account_id = _create_account(org, name)
-        org.move_account(AccountId=account_id, SourceParentId=root_id, DestinationParentId=ous[ou_name].id)
+        if backend is not None and len(plan) >= BULK:
+            account_id = _add_account(backend, name, ous[ou_name].id)
+        else:
+            account_id = _create_account(org, name)
+            org.move_account(AccountId=account_id, SourceParentId=root_id, DestinationParentId=ous[ou_name].id)
         members.append((account_id, name, ous[ou_name]))
 
     *active, (suspended_id, suspended_name, suspended_ou) = members
