@@ -26,11 +26,28 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seed for account ids, q
 OpSecondsOption = Annotated[
     float, typer.Option("--op-seconds", help="Seconds each StackSet operation stays RUNNING.", min=0)
 ]
+InstanceSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--instance-seconds",
+        help="Seconds each stack instance takes on top of --op-seconds: an operation runs MaxConcurrent instances "
+        "at a time in each Region, its Regions in turn or in parallel as its preferences ask.",
+        min=0,
+    ),
+]
 ThrottleOption = Annotated[
     float,
     typer.Option("--throttle-rate", help="Share of calls (0 to 1) answered with the service's throttling error.",
                  min=0, max=1),
 ]  # fmt: skip
+RateLimitsOption = Annotated[
+    bool,
+    typer.Option(
+        "--rate-limits",
+        help="Throttle by rate too: a token bucket per caller account and API (10 reads a second, 2 writes; "
+        "docs/sandbox.md#throttling).",
+    ),
+]
 EnforceIamOption = Annotated[
     bool,
     typer.Option(
@@ -51,7 +68,9 @@ def serve(
     accounts: AccountsOption = 8,
     seed: SeedOption = 0,
     op_seconds: OpSecondsOption = 3.0,
+    instance_seconds: InstanceSecondsOption = 0.0,
     throttle_rate: ThrottleOption = 0.0,
+    rate_limits: RateLimitsOption = False,
     enforce_iam: EnforceIamOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -93,7 +112,9 @@ def serve(
         "accounts": accounts,
         "seed": seed,
         "op_seconds": op_seconds,
+        "instance_seconds": instance_seconds,
         "throttle_rate": throttle_rate,
+        "rate_limited": rate_limits,
         "enforce_iam": enforce_iam,
     }
     try:

@@ -31,7 +31,7 @@ from orgdeploy.sandbox.org.account_api import install_account_api
 from orgdeploy.sandbox.org.scp import install_scp_rules
 from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
 from orgdeploy.sandbox.state import STATE, reset_state
-from orgdeploy.sandbox.throttle import ThrottleMiddleware
+from orgdeploy.sandbox.throttle import RATE_LIMITS, ThrottleMiddleware
 
 if TYPE_CHECKING:
     from orgdeploy.sandbox.org.seed import SeedSummary
@@ -142,7 +142,9 @@ def start_sandbox(
     accounts: int = 8,
     seed: int = 0,
     op_seconds: float = 3.0,
+    instance_seconds: float = 0.0,
     throttle_rate: float = 0.0,
+    rate_limited: bool = False,
     home_region: str = "us-east-1",
     workloads: bool = True,
     clock_offset: float = 0.0,
@@ -165,8 +167,8 @@ def start_sandbox(
         raise ValueError(f"throttle_rate must be between 0 and 1, not {throttle_rate}")
     if clock_offset > 0:
         raise ValueError(f"clock_offset must not be positive, not {clock_offset}: move the clock forward instead")
-    if op_seconds < 0:
-        raise ValueError(f"op_seconds must not be negative, not {op_seconds}")
+    if op_seconds < 0 or instance_seconds < 0:
+        raise ValueError(f"op_seconds and instance_seconds must not be negative, not {op_seconds}, {instance_seconds}")
     if _RUNNING:
         # One sandbox per process: moto's backends and STATE are process-wide, and starting resets them.
         raise RuntimeError("a sandbox is already running in this process; stop it first")
@@ -193,7 +195,10 @@ def start_sandbox(
         server.stop()
         raise
     STATE.op_seconds = op_seconds
+    STATE.instance_seconds = instance_seconds
     STATE.throttle_rate = throttle_rate
+    RATE_LIMITS.reset()
+    STATE.rate_limited = rate_limited
     sandbox = RunningSandbox(endpoint_url=server.endpoint_url, summary=summary, home_region=home_region, server=server)
     if enforce_iam:
         sandbox.access_key, sandbox.secret_key = prepare_principals(summary.management_account_id)
@@ -221,7 +226,9 @@ def serve_forever(
     accounts: int = 8,
     seed: int = 0,
     op_seconds: float = 3.0,
+    instance_seconds: float = 0.0,
     throttle_rate: float = 0.0,
+    rate_limited: bool = False,
     home_region: str = "us-east-1",
     enforce_iam: bool = False,
     out: TextIO | None = None,
@@ -242,7 +249,9 @@ def serve_forever(
             accounts=accounts,
             seed=seed,
             op_seconds=op_seconds,
+            instance_seconds=instance_seconds,
             throttle_rate=throttle_rate,
+            rate_limited=rate_limited,
             home_region=home_region,
             enforce_iam=enforce_iam,
         ) as sandbox:
