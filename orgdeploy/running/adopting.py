@@ -45,10 +45,14 @@ class Adopter:
         values = dict(step.parameters)
         entries = json.loads(values["Adoptions"])
         taken: list[dict[str, str]] = []
-        for done, entry in enumerate(entries):
-            self._gateway(entry).take_over(entry["recorder"])
-            taken.append(entry)
-            self.run.reporter.step_progress(step, done + 1, len(entries) + 1)
+        try:
+            for done, entry in enumerate(entries):
+                taken.append(entry)
+                self._gateway(entry).take_over(entry["recorder"])
+                self.run.reporter.step_progress(step, done + 1, len(entries) + 1)
+        except Exception:
+            self._restore(taken)  # the ones already taken (and the one that failed halfway)
+            raise
         try:
             failed = self._create(step, values, entries)
         except Exception:
