@@ -103,11 +103,6 @@ class StackInstance:
     stack_id: str = ""
 
     @property
-    def stack_name(self) -> str:
-        """arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/UUID -> NAME ("" before a stack exists)."""
-        return self.stack_id.split(":stack/", 1)[-1].split("/", 1)[0] if ":stack/" in self.stack_id else ""
-
-    @property
     def healthy(self) -> bool:
         """CURRENT and deployed; an account suspended since is skipped by AWS, not broken."""
         return self.status == "CURRENT" and self.detailed_status in {"SUCCEEDED", "", "SKIPPED_SUSPENDED_ACCOUNT"}
