@@ -38,6 +38,7 @@ def install_moto_fixes() -> None:
     _add_delegated_admin_services()
     _route_delegated_admin_reads()
     _update_on_changed_conditions()
+    _cache_per_request_work()
     _INSTALLED.add("parameter_list")
 
 
@@ -198,3 +199,31 @@ def _uses_condition(value: Any, names: set[str]) -> bool:
     if isinstance(value, list):
         return any(_uses_condition(v, names) for v in value)
     return False
+
+
+def _cache_per_request_work() -> None:
+    """Work moto redoes on every request, done once: what AWS answers stays the same.
+
+    moto's server lists its own package folder for every request, under a lock all requests share, and
+    parses a stack's template again for each stack instance; at thousands of instances both dominate.
+    """
+    import copy
+    import functools
+
+    from moto import backends
+    from moto.cloudformation.models import Stack
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    parse = Stack.parse_template
+
+    @functools.lru_cache(maxsize=64)
+    def parsed(template: str) -> Any:
+        return parse(template)
+
+    def parse_template(template: str) -> dict[str, Any]:
+        if not isinstance(template, str):
+            return parse(template)
+        return copy.deepcopy(parsed(template))  # moto edits the dict it gets
+
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
