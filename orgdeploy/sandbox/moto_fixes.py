@@ -214,7 +214,7 @@ def _cache_per_request_work() -> None:
     from moto.cloudformation.models import Stack
 
     modules = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    backends.list_of_moto_modules = lambda: modules
     parse = Stack.parse_template
 
     @functools.lru_cache(maxsize=64)
@@ -226,4 +226,4 @@ def _cache_per_request_work() -> None:
             return parse(template)
         return copy.deepcopy(parsed(template))  # moto edits the dict it gets
 
-    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
