@@ -216,6 +216,7 @@ class StackSetExtras:
     ou_ids: list[str] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
+    by_place: dict[tuple[str, str], SandboxStackInstance] | None = None
 
 
 _EXTRAS_ATTR = "_orgdeploy_sandbox"
@@ -235,7 +236,25 @@ def instances(stackset: StackSet) -> list[SandboxStackInstance]:
 
 
 def find_instance(stackset: StackSet, account: str, region: str) -> SandboxStackInstance | None:
-    return next((i for i in instances(stackset) if i.account_id == account and i.region_name == region), None)
+    return _index(stackset).get((account, region))
+
+
+def add_instance(stackset: StackSet, instance: SandboxStackInstance) -> None:
+    instances(stackset).append(instance)
+    _index(stackset)[(instance.account_id, instance.region_name)] = instance
+
+
+def drop_instance(stackset: StackSet, instance: SandboxStackInstance) -> None:
+    instances(stackset).remove(instance)
+    _index(stackset).pop((instance.account_id, instance.region_name), None)
+
+
+def _index(stackset: StackSet) -> dict[tuple[str, str], SandboxStackInstance]:
+    """(account, Region) -> instance, kept beside moto's list so that a lookup is not a scan of 100,000."""
+    ex = extras(stackset)
+    if ex.by_place is None or len(ex.by_place) != len(instances(stackset)):
+        ex.by_place = {(i.account_id, i.region_name): i for i in instances(stackset)}
+    return ex.by_place
 
 
 # Every stack set created through the sandbox, by ARN; a moto reset leaves stale

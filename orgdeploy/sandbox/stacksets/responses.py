@@ -166,14 +166,17 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         pairs = requested_accounts(stackset, org, self._get_param("Accounts"), self._deployment_targets(), action)
         return expand(pairs, self._get_param("Regions") or [])
 
-    def _page(self, items: list[Any], key: str) -> ActionResult:
+    def _page(self, items: list[Any], key: str, render: Callable[[Any], Any] | None = None) -> ActionResult:
+        """One page of items (MaxResults, at most 100); render turns only that page's items into summaries."""
         token = self._get_param("NextToken")
         if token is not None and not str(token).isdigit():
             raise ValidationError(message="Invalid NextToken")
         first = int(token or 0)
-        size = int(self._get_param("MaxResults") or 100)
+        size = min(int(self._get_param("MaxResults") or 100), 100)
         more = first + size < len(items)
-        return ActionResult({key: items[first : first + size], "NextToken": str(first + size) if more else None})
+        page = items[first : first + size]
+        page = [render(item) for item in page] if render else page
+        return ActionResult({key: page, "NextToken": str(first + size) if more else None})
 
     def _validate_auto_deployment(self, auto: dict[str, Any] | None, permission_model: str, own_arn: str) -> None:
         if not auto:
@@ -405,7 +408,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
             and filters.get("LAST_OPERATION_ID") in (None, i.last_operation_id)
             and filters.get("DRIFT_STATUS") in (None, i.drift_status)
         ]
-        return self._page([i.summary(stackset.id) for i in chosen], "Summaries")
+        return self._page(chosen, "Summaries", lambda i: i.summary(stackset.id))
 
     # -- operations --------------------------------------------------------------
 
@@ -421,8 +424,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
         wanted = {f["Name"]: f.get("Values") for f in self._get_param("Filters") or []}
         status = wanted.get("OPERATION_RESULT_STATUS")
-        results = [r.to_dict() for r in op.results if status in (None, r.status)]
-        return self._page(results, "Summaries")
+        return self._page([r for r in op.results if status in (None, r.status)], "Summaries", lambda r: r.to_dict())
 
     def list_stack_set_auto_deployment_targets(self) -> ActionResult:
         """The OUs auto-deployment follows, with the Regions it deploys there."""

@@ -100,10 +100,11 @@ def service_managed_accounts(
     filter_type = _filter_type(targets, action)
     in_ous: list[tuple[str, str | None]] = list(accounts_under(org, ous)) if org else []
     management = org.org.master_account_id if org and org.org else None
+    listed_accounts = set(accounts)
     if filter_type == "INTERSECTION":
-        chosen = [pair for pair in in_ous if pair[0] in accounts]
+        chosen = [pair for pair in in_ous if pair[0] in listed_accounts]
     elif filter_type == "DIFFERENCE":
-        chosen = [pair for pair in in_ous if pair[0] not in accounts]
+        chosen = [pair for pair in in_ous if pair[0] not in listed_accounts]
     elif filter_type == "UNION":
         listed = {account for account, _ in in_ous}
         chosen = in_ous + [(a, None) for a in accounts if a not in listed and a != management]
