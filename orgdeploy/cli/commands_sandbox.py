@@ -35,6 +35,23 @@ InstanceSecondsOption = Annotated[
         min=0,
     ),
 ]
+TimeScaleOption = Annotated[
+    float,
+    typer.Option(
+        "--time-scale",
+        help="Run StackSets' clock this many times faster while an operation is in flight, so AWS-like "
+        "--instance-seconds (minutes) pass in seconds; its timestamps show the emulated time.",
+        min=1,
+    ),
+]
+WorkloadsOption = Annotated[
+    bool,
+    typer.Option(
+        "--workloads/--no-workloads",
+        help="Seed the member accounts' workload resources (buckets, security groups, keys) that the rules "
+        "evaluate; leave them out to seed thousands of accounts fast.",
+    ),
+]
 ThrottleOption = Annotated[
     float,
     typer.Option("--throttle-rate", help="Share of calls (0 to 1) answered with the service's throttling error.",
@@ -69,9 +86,11 @@ def serve(
     seed: SeedOption = 0,
     op_seconds: OpSecondsOption = 3.0,
     instance_seconds: InstanceSecondsOption = 0.0,
+    time_scale: TimeScaleOption = 1.0,
     throttle_rate: ThrottleOption = 0.0,
     rate_limits: RateLimitsOption = False,
     enforce_iam: EnforceIamOption = False,
+    workloads: WorkloadsOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Serve an emulated AWS Organization on one local endpoint until Ctrl-C.
@@ -113,6 +132,8 @@ def serve(
         "seed": seed,
         "op_seconds": op_seconds,
         "instance_seconds": instance_seconds,
+        "time_scale": time_scale,
+        "workloads": workloads,
         "throttle_rate": throttle_rate,
         "rate_limited": rate_limits,
         "enforce_iam": enforce_iam,

@@ -2,6 +2,8 @@
 
 GET  /orgdeploy-sandbox/clock                  -> {"now": ..., "offset_seconds": ..., ...}
 POST /orgdeploy-sandbox/clock {"advance": 3600} -> the same, after the evaluations that fell due ran
+GET  /orgdeploy-sandbox/calls                  -> the calls answered since the last reset (call_ledger.py)
+POST /orgdeploy-sandbox/calls                  -> the same, then the counts start again from zero
 
 SandboxControl wraps moto's WSGI application and answers only these paths; everything else passes on.
 """
@@ -16,9 +18,10 @@ from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.compliance.evaluations import advance_clock, current
 from orgdeploy.sandbox.compliance.managed_rules import MANAGED_RULES, iso
 from orgdeploy.sandbox.state import STATE
-from orgdeploy.sandbox.throttle import StartResponse, WsgiApp
+from orgdeploy.sandbox.throttle import CALLS, StartResponse, WsgiApp
 
 PATH = "/orgdeploy-sandbox/clock"
+CALLS_PATH = "/orgdeploy-sandbox/calls"
 MAX_ADVANCE = 366 * 86400.0
 
 
@@ -45,6 +48,16 @@ class SandboxControl:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == CALLS_PATH:
+            found = {
+                **CALLS.snapshot(),
+                "aws_now": clock.aws_now(),
+                "aws_busy_seconds": clock.aws_busy_seconds(),
+                "time_scale": STATE.time_scale,
+            }
+            if environ.get("REQUEST_METHOD") == "POST":
+                CALLS.reset()
+            return _answer(start_response, "200 OK", found)
         if environ.get("PATH_INFO") != PATH:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":

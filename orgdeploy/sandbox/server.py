@@ -31,7 +31,7 @@ from orgdeploy.sandbox.org.account_api import install_account_api
 from orgdeploy.sandbox.org.scp import install_scp_rules
 from orgdeploy.sandbox.stacksets.responses import install_stackset_realism
 from orgdeploy.sandbox.state import STATE, reset_state
-from orgdeploy.sandbox.throttle import RATE_LIMITS, ThrottleMiddleware
+from orgdeploy.sandbox.throttle import CALLS, RATE_LIMITS, ThrottleMiddleware
 
 if TYPE_CHECKING:
     from orgdeploy.sandbox.org.seed import SeedSummary
@@ -147,6 +147,7 @@ def start_sandbox(
     rate_limited: bool = False,
     home_region: str = "us-east-1",
     workloads: bool = True,
+    time_scale: float = 1.0,
     clock_offset: float = 0.0,
     enforce_iam: bool = False,
 ) -> RunningSandbox:
@@ -169,6 +170,8 @@ def start_sandbox(
         raise ValueError(f"clock_offset must not be positive, not {clock_offset}: move the clock forward instead")
     if op_seconds < 0 or instance_seconds < 0:
         raise ValueError(f"op_seconds and instance_seconds must not be negative, not {op_seconds}, {instance_seconds}")
+    if time_scale < 1:
+        raise ValueError(f"time_scale must be 1 or more, not {time_scale}")
     if _RUNNING:
         # One sandbox per process: moto's backends and STATE are process-wide, and starting resets them.
         raise RuntimeError("a sandbox is already running in this process; stop it first")
@@ -196,6 +199,9 @@ def start_sandbox(
         raise
     STATE.op_seconds = op_seconds
     STATE.instance_seconds = instance_seconds
+    STATE.time_scale = time_scale
+    CALLS.management = summary.management_account_id
+    CALLS.reset()  # count what clients do, not the seeding
     STATE.throttle_rate = throttle_rate
     RATE_LIMITS.reset()
     STATE.rate_limited = rate_limited
@@ -231,6 +237,8 @@ def serve_forever(
     rate_limited: bool = False,
     home_region: str = "us-east-1",
     enforce_iam: bool = False,
+    workloads: bool = True,
+    time_scale: float = 1.0,
     out: TextIO | None = None,
 ) -> None:
     """Serve a sandbox until SIGINT or SIGTERM, then stop it and return."""
@@ -254,6 +262,8 @@ def serve_forever(
             rate_limited=rate_limited,
             home_region=home_region,
             enforce_iam=enforce_iam,
+            workloads=workloads,
+            time_scale=time_scale,
         ) as sandbox:
             stream.write(sandbox.summary.to_text().rstrip("\n") + "\n\n")
             stream.write(emulated_rules_text() + "\n\n")

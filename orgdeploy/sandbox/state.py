@@ -31,6 +31,16 @@ class SandboxState:
     unassumable_roles: set[tuple[str, str]] = field(default_factory=set)
     # Seconds the sandbox's clock runs ahead of real time (orgdeploy.sandbox.clock).
     clock_offset: float = 0.0
+    # How many times faster than real time StackSets' clock runs while an operation is in flight
+    # (clock.aws_now), so AWS-like instance times take minutes of emulated time, not of waiting.
+    time_scale: float = 1.0
+    # StackSets' clock: (real, emulated) epoch seconds when its rate last changed, and whether it runs fast.
+    aws_anchor: tuple[float, float] | None = None
+    aws_busy: bool = False
+    # The emulated moment the next in-flight operation ends: the clock runs fast only up to it.
+    aws_next_event: float | None = None
+    # Emulated seconds during which some operation was in flight (ended spans; clock.aws_busy_seconds).
+    aws_busy_total: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def region_enabled(self, account_id: str, region: str) -> bool:
@@ -55,5 +65,10 @@ def reset_state() -> None:
         "organizations_access",
         "unassumable_roles",
         "clock_offset",
+        "time_scale",
+        "aws_anchor",
+        "aws_busy",
+        "aws_next_event",
+        "aws_busy_total",
     ):
         setattr(STATE, name, getattr(fresh, name))

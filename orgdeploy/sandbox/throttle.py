@@ -26,6 +26,7 @@ import botocore.session
 from botocore.exceptions import UnknownServiceError
 
 from orgdeploy.sandbox import state
+from orgdeploy.sandbox.call_ledger import CallLedger
 from orgdeploy.sandbox.rate_limits import RateLimits, action_of
 
 # AWS's throttling answer per signing name: error code, HTTP status, message.
@@ -125,6 +126,8 @@ def caller_account(environ: dict[str, Any]) -> str:
 
 # Calls throttled by rate, by (service, action), since the sandbox started.
 RATE_LIMITS = RateLimits()
+# Every call, by API and by caller account (GET /orgdeploy-sandbox/calls).
+CALLS = CallLedger()
 
 
 class ThrottleMiddleware:
@@ -134,18 +137,12 @@ class ThrottleMiddleware:
         self._rng: random.Random | None = None
         self._seed: int | None = None
 
-    def _over_rate(self, environ: dict[str, Any]) -> bool:
-        """Whether the caller's bucket for this API is empty; the body is read and put back for the app."""
-        if not state.STATE.rate_limited:
+    def _over_rate(self, caller: tuple[str, str, str]) -> bool:
+        """Whether the caller's bucket for this API is empty."""
+        account, service, action = caller
+        if not state.STATE.rate_limited or not action or not service:
             return False
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        action = action_of(str(environ.get("HTTP_X_AMZ_TARGET", "")), body)
-        service = signing_service(environ)
-        if not action or not service:
-            return False
-        return not RATE_LIMITS.take(caller_account(environ), service, action)
+        return not RATE_LIMITS.take(account, service, action)
 
     def _throttle(self) -> bool:
         rate = state.STATE.throttle_rate
@@ -158,8 +155,12 @@ class ThrottleMiddleware:
             return self._rng.random() < rate
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        sandbox_call = str(environ.get("PATH_INFO", "")).startswith(("/moto-api", "/orgdeploy-sandbox"))
-        if sandbox_call or not (self._over_rate(environ) or self._throttle()):
+        if str(environ.get("PATH_INFO", "")).startswith(("/moto-api", "/orgdeploy-sandbox")):
+            return self.app(environ, start_response)
+        caller = _identify(environ)
+        throttled = self._over_rate(caller) or self._throttle()
+        CALLS.record(caller[0], caller[1], _label(environ, caller[2]), throttled=throttled)
+        if not throttled:
             return self.app(environ, start_response)
         # Read the unused body so a keep-alive connection stays in step.
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -168,3 +169,18 @@ class ThrottleMiddleware:
         status, headers, body = render(signing_service(environ))
         start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
         return [body]
+
+
+def _identify(environ: dict[str, Any]) -> tuple[str, str, str]:
+    """(caller account, service, action) of a request; its body is read and put back for the app."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return caller_account(environ), signing_service(environ), action_of(str(environ.get("HTTP_X_AMZ_TARGET", "")), body)
+
+
+def _label(environ: dict[str, Any], action: str) -> str:
+    """The action, or for REST protocols (no action in the request) the method and path, e.g. POST /listRegions."""
+    if action:
+        return action
+    return f"{environ.get('REQUEST_METHOD', '')} /{str(environ.get('PATH_INFO', '')).strip('/').split('/')[0]}"

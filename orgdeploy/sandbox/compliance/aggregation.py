@@ -31,9 +31,21 @@ _CACHE_LOCK = threading.Lock()
 class Source:
     account: str
     region: str
-    status: str  # SUCCEEDED or FAILED
+    status: str  # SUCCEEDED, OUTDATED or FAILED
     error_code: str = ""
     error_message: str = ""
+
+
+def _held_regions(account: str) -> dict[str, Any]:
+    """The account's Config backends by Region, read without making moto backends that do not exist."""
+    accounts: Any = config_backends
+    return dict.get(accounts, account) or {}
+
+
+def _records(account: str, region: str) -> bool:
+    """Whether a recorder records in account and Region."""
+    backend = dict.get(_held_regions(account), region)
+    return backend is not None and any(r.status.recording for r in list(backend.recorders.values()))
 
 
 def rule_compliance(results: list[Result]) -> str:
@@ -78,20 +90,30 @@ class AggregatorView:
         return self.accounts.get(account) == "ACTIVE" and (self.regions is None or region in self.regions)
 
     def sources(self) -> list[Source]:
-        """One status per source account and Region: the Regions named, or those where Config holds data."""
+        """One status per source account and Region, derived from that account's state there.
+
+        A suspended account FAILED; a Region where the account's Config records nothing OUTDATED (its data
+        there is not the newest: AWS names Config not enabled in the source as a cause); the rest SUCCEEDED.
+        Regions: those the aggregator names, or every Region where Config holds data.
+        """
         if self.regions is not None:
             regions = sorted(self.regions)
         else:
-            regions = sorted({rule.region for rule, _ in current().snapshot()[1]} | {self.region})
+            held = {rule.region for rule, _ in current().snapshot()[1]} | {self.region}
+            for account in self.accounts:
+                held |= set(dict.keys(_held_regions(account)))
+            regions = sorted(r for r in held if r != "global")
         found = []
         for account, status in sorted(self.accounts.items()):
             for region in regions:
-                if status == "ACTIVE":
-                    found.append(Source(account, region, "SUCCEEDED"))
-                else:
+                if status != "ACTIVE":
                     found.append(
                         Source(account, region, "FAILED", "AccessDeniedException", "The account is suspended.")
                     )
+                elif not _records(account, region):
+                    found.append(Source(account, region, "OUTDATED"))
+                else:
+                    found.append(Source(account, region, "SUCCEEDED"))
         return found
 
     def rules(self) -> list[tuple[MemberRule, list[Result]]]:

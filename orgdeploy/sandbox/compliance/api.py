@@ -33,6 +33,9 @@ _ANSWERS: dict[tuple[Any, ...], Any] = {}
 _ANSWERS_LOCK = threading.Lock()
 
 
+_SOURCE_LISTINGS: dict[tuple[Any, ...], list[Any]] = {}
+
+
 def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     """build()'s answer, kept per key; keys carry the evaluations' version, so a kept answer is never stale."""
     with _ANSWERS_LOCK:
@@ -179,7 +182,12 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         view, wanted = self._view(), self._get_param("UpdateStatus") or []
         updated = int(current().last_sync or clock.now())
         items = []
-        for source in view.sources():
+        # A listing's later pages come from the state its first page saw, as one paginated read.
+        listing = (view.account, view.region, view.name, tuple(sorted(wanted)))
+        sources = _SOURCE_LISTINGS.get(listing) if self._get_param("NextToken") else None
+        if sources is None:
+            sources = _SOURCE_LISTINGS[listing] = view.sources()
+        for source in sources:
             if not wanted or source.status in wanted:
                 error = {"LastErrorCode": source.error_code, "LastErrorMessage": source.error_message}
                 items.append(

@@ -11,11 +11,11 @@ the sandbox needs no background thread. Callers hold STATE.lock.
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 from moto.cloudformation.models import CloudFormationBackend, StackSet, cloudformation_backends
 
+from orgdeploy.sandbox import clock
 from orgdeploy.sandbox.stacksets.deploy import deploy, describe_error, remove
 from orgdeploy.sandbox.stacksets.drift import resource_drifts
 from orgdeploy.sandbox.stacksets.model import (
@@ -27,6 +27,8 @@ from orgdeploy.sandbox.stacksets.model import (
     Result,
     SandboxStackInstance,
     Target,
+    add_instance,
+    drop_instance,
     extras,
     find_instance,
     instances,
@@ -92,7 +94,7 @@ def start(
     if action == "UPDATE":
         # INOPERABLE instances (a failed delete left their stack unstable) are left out of every update.
         targets = [t for t in targets if _status(stackset, t) != "INOPERABLE"]
-    now = time.time()
+    now = clock.aws_now()
     op = Operation(
         operation_id=operation_id,
         action=action,
@@ -116,7 +118,7 @@ def start(
         instance = find_instance(stackset, target.account, target.region)
         if instance is None:
             instance = SandboxStackInstance(target.account, target.region, target.ou)
-            instances(stackset).append(instance)
+            add_instance(stackset, instance)
         if overrides is not None:
             instance.parameter_overrides = _merge_overrides(instance.parameter_overrides, overrides)
         if action != "DELETE":
@@ -154,7 +156,7 @@ def stop(stackset: StackSet, operation_id: str) -> None:
     op = find_operation(stackset, operation_id)
     if op.done:
         raise InvalidOperationException(f"Operation {operation_id} is already {op.status} and cannot be stopped")
-    now = time.time()
+    now = clock.aws_now()
     op.results = [_cancel(op, target, CANCELLED_BY_STOP) for target in op.targets]
     op.status, op.ended_at = "STOPPED", now
     advance_all(now)
@@ -162,7 +164,7 @@ def stop(stackset: StackSet, operation_id: str) -> None:
 
 def advance_all(now: float | None = None) -> None:
     """Start and finish every operation whose time has come, in creation order."""
-    now = time.time() if now is None else now
+    now = clock.aws_now() if now is None else now
     progressed = True
     while progressed:
         progressed = False
@@ -179,6 +181,9 @@ def advance_all(now: float | None = None) -> None:
             if op.status == "RUNNING" and op.started_at is not None and op.started_at + op.duration <= now:
                 _finish(op, op.started_at + op.duration)
                 progressed = True
+    in_flight = [op for _, stackset in live_stacksets() for op in extras(stackset).operations if not op.done]
+    ends = [op.started_at + op.duration for op in in_flight if op.status == "RUNNING" and op.started_at is not None]
+    clock.set_aws_busy(bool(in_flight), min(ends) if ends else None)
 
 
 def _ready_at(op: Operation) -> float | None:
@@ -273,13 +278,13 @@ def _detect_drift(op: Operation, target: Target, at: float) -> Result:
 
 def _apply(op: Operation, target: Target) -> Result:
     if op.action == "DETECT_DRIFT":
-        return _detect_drift(op, target, time.time())
+        return _detect_drift(op, target, clock.aws_now())
     instance = find_instance(op.stackset, target.account, target.region)
     if instance is None:
         if op.action == "DELETE":
             return Result(target, "SUCCEEDED")
         instance = SandboxStackInstance(target.account, target.region, target.ou)
-        instances(op.stackset).append(instance)
+        add_instance(op.stackset, instance)
     org = org_backend(op.backend.account_id, op.backend.region_name)
     if account_status(org, target.account) == "SUSPENDED":
         # Skipped, not failed: AWS leaves suspended accounts out of the failure tolerance.
@@ -298,7 +303,7 @@ def _apply(op: Operation, target: Target) -> Result:
             reason = describe_error(exc)
     if op.action == "DELETE":
         if reason is None:
-            instances(op.stackset).remove(instance)
+            drop_instance(op.stackset, instance)
             return Result(target, "SUCCEEDED")
         instance.status, instance.detailed_status, instance.status_reason = "INOPERABLE", "INOPERABLE", reason
         return Result(target, "FAILED", reason)
