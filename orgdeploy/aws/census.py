@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,11 @@ PERMISSIONS = (
         ),
         DEPLOYERS | {"member", "hub"},
         "census and status: existing recorders and their status, delivery, the service-linked role, enabled Regions",
+    ),
+    Need(
+        ("config:DescribeConfigurationAggregatorSourcesStatus",),
+        DEPLOYERS,
+        "plan: the aggregator's failing sources, so the census reads those accounts again",
     ),
 )
 
@@ -73,8 +78,16 @@ def survey_account(
     management: str,
     orgdeploy_recorder: str,
     detail: bool = False,
+    vouched: tuple[str, ...] = (),
 ) -> AccountFacts:
-    """What one account holds; with detail also each channel's last delivery (one more call per Region)."""
+    """What one account holds; with detail also each channel's last delivery (one more call per Region).
+
+    Regions in vouched are not read: a healthy orgdeploy recorder instance stands for them. When that is
+    every Region, nothing is read at all.
+    """
+    if vouched and set(regions) <= set(vouched):
+        return AccountFacts(account, True, vouched_regions=tuple(regions))
+    regions = [r for r in regions if r not in vouched]
     try:
         off, in_account = _disabled_regions(ctx, account, regions, management=management)
         iam = ctx.client("iam", account=account)
@@ -90,7 +103,16 @@ def survey_account(
             if region not in off:
                 config = ctx.client("config", region, account)
                 recorders += [(region, fact) for fact in _recorders(config, orgdeploy_recorder, detail=detail)]
-        return AccountFacts(account, True, "", has_role, tuple(recorders), off, regions_read_in_account=in_account)
+        return AccountFacts(
+            account,
+            True,
+            "",
+            has_role,
+            tuple(recorders),
+            off,
+            regions_read_in_account=in_account,
+            vouched_regions=tuple(vouched),
+        )
     except Exception as exc:
         code = error_code(exc) or type(exc).__name__
         return AccountFacts(account, False, f"{code}: {exc}")
@@ -98,6 +120,8 @@ def survey_account(
 
 def _recorders(config: Any, orgdeploy_recorder: str, *, detail: bool) -> list[RecorderFact]:
     found = call_with_retries(config.describe_configuration_recorders).get("ConfigurationRecorders", [])
+    if not found:
+        return []  # what the other calls read belongs to a recorder: one call is enough for an empty Region
     statuses = {
         s["name"]: s
         for s in call_with_retries(config.describe_configuration_recorder_status).get(
@@ -165,10 +189,20 @@ def survey(
     orgdeploy_recorder: str,
     on_done: Callable[[AccountFacts], None] | None = None,
     detail: bool = False,
+    vouched: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[AccountFacts, ...]:
+    """Every account's facts, read in parallel; vouched: account -> Regions left unread (see survey_account)."""
+    vouched = vouched or {}
+
     def one(account: str) -> AccountFacts:
         facts = survey_account(
-            ctx, account, regions, management=management, orgdeploy_recorder=orgdeploy_recorder, detail=detail
+            ctx,
+            account,
+            regions,
+            management=management,
+            orgdeploy_recorder=orgdeploy_recorder,
+            detail=detail,
+            vouched=vouched.get(account, ()),
         )
         if on_done:
             on_done(facts)
@@ -176,3 +210,24 @@ def survey(
 
     with ThreadPoolExecutor(max_workers=CENSUS_WORKERS, thread_name_prefix="census") as pool:
         return tuple(pool.map(one, accounts))
+
+
+def aggregator_source_statuses(ctx: AwsContext, region: str, aggregator: str) -> list[tuple[str, str, str]] | None:
+    """(account, Region, status) of the aggregator's FAILED and OUTDATED sources; None when it does not answer."""
+    config = ctx.client("config", region)
+    try:
+        found = all_pages(
+            config,
+            "describe_configuration_aggregator_sources_status",
+            "AggregatedSourceStatusList",
+            ConfigurationAggregatorName=aggregator,
+            UpdateStatus=["FAILED", "OUTDATED"],
+            Limit=100,
+        )
+    except Exception as exc:
+        if error_code(exc) in {"NoSuchConfigurationAggregatorException", "AccessDeniedException"}:
+            return None
+        raise
+    return [
+        (str(s.get("SourceId", "")), str(s.get("AwsRegion", "")), str(s.get("LastUpdateStatus", ""))) for s in found
+    ]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from orgdeploy.aws.census import survey
+from orgdeploy.aws.census import aggregator_source_statuses, survey
 from orgdeploy.aws.guard import GuardGateway
 from orgdeploy.aws.organizations import read_organization
 from orgdeploy.aws.quotas import read_quotas
@@ -16,8 +16,9 @@ from orgdeploy.aws.stacks import StacksGateway
 from orgdeploy.aws.stacksets import StackSetsGateway
 from orgdeploy.config.model import Config
 from orgdeploy.planning.adoption import claim_adopted
+from orgdeploy.planning.census_scope import census_scope, problem_pairs
 from orgdeploy.planning.guard import guard_targets
-from orgdeploy.planning.inventory import Inventory, Quotas, StackSetState, StackState
+from orgdeploy.planning.inventory import AccountFacts, Inventory, Quotas, StackSetState, StackState
 from orgdeploy.planning.notifications import hub_locations
 from orgdeploy.planning.preflight import check_caller
 from orgdeploy.templates import naming
@@ -80,7 +81,7 @@ def read_stacks(ctx: AwsContext, places: list[Place]) -> tuple[StackState, ...]:
         return tuple(s for s in pool.map(one, places) if s is not None)
 
 
-def _every_tenth(say: Progress, total: int) -> Callable[[object], None]:
+def _every_tenth(say: Progress, total: int, *, skip_unread: bool = False) -> Callable[[AccountFacts], None]:
     """A census callback that reports every tenth of the accounts read (thread-safe)."""
     lock = threading.Lock()
     done = [0]
@@ -88,7 +89,9 @@ def _every_tenth(say: Progress, total: int) -> Callable[[object], None]:
     if total < 50:
         return lambda _facts: None  # a small census ends before a report would help
 
-    def one(_facts: object) -> None:
+    def one(facts: AccountFacts) -> None:
+        if skip_unread and facts.reachable and facts.has_service_linked_role is None:
+            return  # vouched for, not read
         with lock:
             done[0] += 1
             if done[0] % step == 0 and done[0] < total:
@@ -105,8 +108,13 @@ def read_inventory(
     census: bool = True,
     detail: bool = False,
     progress: Progress | None = None,
+    full_census: bool = True,
 ) -> Inventory:
-    """Everything the planner needs; census reads each targeted account, detail adds what `status` shows."""
+    """Everything the planner needs; census reads each targeted account, detail adds what `status` shows.
+
+    Without full_census, the census reads only the accounts and Regions the deployed state does not vouch
+    for (planning/census_scope.py): a converged organization costs no call in any member account.
+    """
     say = progress or (lambda _message: None)
     say("reading the organization")
     caller = ctx.caller_account
@@ -145,16 +153,6 @@ def read_inventory(
     accounts = [a.id for a in org.members_under(config.targets.organizational_units) if a.active]
     if config.management_account.deploy:
         accounts.append(org.management_account_id)
-    say(f"surveying {len(accounts)} accounts in {len(config.regions)} Regions")
-    facts = survey(
-        ctx,
-        accounts,
-        list(config.regions),
-        management=org.management_account_id,
-        orgdeploy_recorder=naming.recorder_name(config),
-        on_done=_every_tenth(say, len(accounts)),
-        detail=detail,
-    )
     recorder_sets = tuple(
         s
         for s in stack_sets
@@ -163,7 +161,43 @@ def read_inventory(
     management_stacks = tuple(
         s for s in stacks if s.name == naming.recorder_stack_set(config) and s.account == org.management_account_id
     )
+    problems: frozenset[tuple[str, str]] = frozenset()
+    if not full_census and _aggregator_deployed(config, stacks, caller):
+        say("reading the aggregator's source status")
+        statuses = aggregator_source_statuses(ctx, config.home_region, config.aggregator.name)
+        problems = problem_pairs(statuses or ())
+    scope = census_scope(
+        accounts=accounts,
+        regions=tuple(config.regions),
+        management=org.management_account_id,
+        recorder_sets=recorder_sets,
+        management_stacks=management_stacks,
+        role_set=inventory.stack_set(naming.role_stack_set(config)),
+        source_problems=problems,
+        full=full_census,
+    )
+    to_read = scope.accounts_read
+    say(
+        f"census: {scope.describe()}"
+        if not full_census
+        else f"surveying {len(accounts)} accounts in {len(config.regions)} Regions"
+    )
+    facts = survey(
+        ctx,
+        accounts,
+        list(config.regions),
+        management=org.management_account_id,
+        orgdeploy_recorder=naming.recorder_name(config),
+        on_done=_every_tenth(say, len(to_read), skip_unread=True),
+        detail=detail,
+        vouched=scope.vouched,
+    )
     facts = claim_adopted(
         facts, recorder_sets=recorder_sets, management_stacks=management_stacks, management=org.management_account_id
     )
     return replace(inventory, facts=facts)
+
+
+def _aggregator_deployed(config: Config, stacks: tuple[StackState, ...], caller: str) -> bool:
+    name = naming.aggregator_stack(config)
+    return any(s.name == name and s.account == caller and s.status.endswith("_COMPLETE") for s in stacks)

@@ -105,7 +105,7 @@ class StackSetsGateway:
                 reason=i.get("StatusReason", ""),
                 stack_id=i.get("StackId", ""),
             )
-            for i in self._pages("list_stack_instances", "Summaries", StackSetName=name, **where)
+            for i in self._pages("list_stack_instances", "Summaries", StackSetName=name, MaxResults=100, **where)
         )
 
     def read_one(self, name: str) -> StackSetState:
@@ -177,7 +177,11 @@ class StackSetsGateway:
         return [
             OperationResult(r["Account"], r["Region"], r["Status"], r.get("StatusReason", ""))
             for r in self._pages(
-                "list_stack_set_operation_results", "Summaries", StackSetName=name, OperationId=operation_id
+                "list_stack_set_operation_results",
+                "Summaries",
+                StackSetName=name,
+                OperationId=operation_id,
+                MaxResults=100,
             )
         ]
 

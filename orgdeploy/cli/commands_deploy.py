@@ -56,6 +56,23 @@ QuotaOption = Annotated[
         metavar="NAME=VALUE",
     ),
 ]
+
+
+class CensusMode(StrEnum):
+    changed = "changed"
+    full = "full"
+
+
+CensusOption = Annotated[
+    CensusMode,
+    typer.Option(
+        "--census",
+        help="changed: read only the accounts and Regions without a healthy orgdeploy recorder instance, or "
+        "whose aggregator source FAILED or is OUTDATED (a converged organization costs no call in its member "
+        "accounts). full: read every account and Region, which also finds recorders stopped or changed by hand "
+        "behind healthy instances.",
+    ),
+]
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one operation or stack.", min=1)]
 
 
@@ -82,6 +99,7 @@ def plan(
     output: OutputOption = Output.text,
     enable_trusted_access: TrustedAccess = False,
     skip_unreadable_accounts: SkipUnreadable = False,
+    census: CensusOption = CensusMode.changed,
     quota: QuotaOption = None,
     profile: Profile = None,
     region: Region = None,
@@ -92,32 +110,46 @@ def plan(
     """Show what bootstrap or update would do, without changing anything.
 
     Reads the organization, the stack sets and stacks orgdeploy owns, the
-    StackSets quotas, and every account's existing Config state, then prints
-    the ordered steps. `--output json` prints the documented plan contract.
+    StackSets quotas, and the existing Config state of every account and Region
+    that has no healthy orgdeploy recorder yet (all of them with --census full),
+    then prints the ordered steps. `--output json` prints the documented plan
+    contract; progress goes to stderr.
     """
     from orgdeploy.config.model import load_config
     from orgdeploy.reporting.run_text import plan_text
     from orgdeploy.running.deploy import make_plan
 
     loaded = load_config(config)
-    run = _run_options(quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts)
+    run = _run_options(
+        quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts, census=census
+    )
     options = AwsCliOptions(
         profile=profile, region=region, endpoint_url=endpoint_url, sandbox=sandbox, sandbox_accounts=sandbox_accounts
     )
+    say = (lambda message: typer.echo(message, err=True)) if output is Output.text else None
     with aws_context(options, loaded) as ctx:
-        _, the_plan = make_plan(ctx, loaded, options=run)
+        _, the_plan = make_plan(ctx, loaded, options=run, progress=say)
     if output is Output.json:
         typer.echo(json.dumps(the_plan.to_dict(), indent=2))
     else:
         typer.echo(plan_text(the_plan))
 
 
-def _run_options(quota: list[str] | None, *, enable_trusted_access: bool = False, skip_unreadable: bool) -> Any:
+def _run_options(
+    quota: list[str] | None,
+    *,
+    enable_trusted_access: bool = False,
+    skip_unreadable: bool,
+    census: CensusMode = CensusMode.changed,
+) -> Any:
     """RunOptions from the command line (checked before any AWS call)."""
     from orgdeploy.running.deploy import RunOptions
 
     return RunOptions(
-        enable_trusted_access=enable_trusted_access, quota_override=_quotas(quota), skip_unreadable=skip_unreadable
+        enable_trusted_access=enable_trusted_access,
+        quota_override=_quotas(quota),
+        skip_unreadable=skip_unreadable,
+        full_census=census is CensusMode.full,
     )
 
 
@@ -172,7 +204,7 @@ def _apply_in(
             progress=reporter.log if output is Output.text else None,
         )
         if output is Output.text and report.execution is not None:
-            summary = _summary(ctx, loaded)
+            summary = _summary(ctx, loaded, full_census=run.full_census)
     finally:
         reporter.close()
     if output is Output.json:
@@ -187,13 +219,16 @@ def _apply_in(
         raise typer.Exit(1)
 
 
-def _summary(ctx: Any, config: Any) -> str:
-    """What is deployed and recording now, read back from AWS (not from what the run believes it did)."""
+def _summary(ctx: Any, config: Any, *, full_census: bool = True) -> str:
+    """What is deployed and recording now, read back from AWS (not from what the run believes it did).
+
+    Without full_census, pairs whose orgdeploy instances are healthy are vouched for, not read (as the plan).
+    """
     from orgdeploy.aws.inventory_reader import read_inventory
     from orgdeploy.reporting.coverage import coverage_of
     from orgdeploy.reporting.status import status_report
 
-    inventory = read_inventory(ctx, config, detail=True)
+    inventory = read_inventory(ctx, config, detail=True, full_census=full_census)
     return status_report(inventory, coverage_of(config, inventory)).to_text()
 
 
@@ -202,6 +237,7 @@ def bootstrap(
     yes: YesOption = False,
     enable_trusted_access: TrustedAccess = False,
     skip_unreadable_accounts: SkipUnreadable = False,
+    census: CensusOption = CensusMode.changed,
     output: OutputOption = Output.text,
     quota: QuotaOption = None,
     timeout: TimeoutOption = 3600.0,
@@ -229,7 +265,9 @@ def bootstrap(
         config=load_config(config),
         output=output,
         yes=yes,
-        run=_run_options(quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts),
+        run=_run_options(
+            quota, enable_trusted_access=enable_trusted_access, skip_unreadable=skip_unreadable_accounts, census=census
+        ),
         timeout=timeout,
         options=AwsCliOptions(
             profile=profile,
@@ -251,6 +289,7 @@ def update(
     yes: YesOption = False,
     output: OutputOption = Output.text,
     skip_unreadable_accounts: SkipUnreadable = False,
+    census: CensusOption = CensusMode.changed,
     quota: QuotaOption = None,
     timeout: TimeoutOption = 3600.0,
     profile: Profile = None,
@@ -278,7 +317,7 @@ def update(
         sandbox_accounts=sandbox_accounts,
         sandbox_op_seconds=sandbox_op_seconds,
     )
-    run = _run_options(quota, skip_unreadable=skip_unreadable_accounts)
+    run = _run_options(quota, skip_unreadable=skip_unreadable_accounts, census=census)
     if dry_run:
         _dry_run(config=loaded, output=output, run=run, options=options)
         return
@@ -305,8 +344,9 @@ def _dry_run(*, config: Config, output: Output, run: Any, options: AwsCliOptions
     from orgdeploy.templates.render import render_all
 
     rendered = render_all(config)
+    say = (lambda message: typer.echo(message, err=True)) if output is Output.text else None
     with aws_context(options, config) as ctx:
-        inventory, the_plan = make_plan(ctx, config, options=run, rendered=rendered)
+        inventory, the_plan = make_plan(ctx, config, options=run, rendered=rendered, progress=say)
     diffs = template_diffs(the_plan, inventory, rendered)
     if output is Output.json:
         typer.echo(json.dumps({"plan": the_plan.to_dict(), "diffs": diffs}, indent=2))
@@ -322,6 +362,7 @@ def add_region(
     yes: YesOption = False,
     output: OutputOption = Output.text,
     skip_unreadable_accounts: SkipUnreadable = False,
+    census: CensusOption = CensusMode.changed,
     timeout: TimeoutOption = 3600.0,
     profile: Profile = None,
     region: Region = None,
@@ -372,7 +413,7 @@ def add_region(
         added = add_regions(path, new)
         if added:
             typer.echo(f"added {', '.join(added)} to {path}", err=True)
-        run = _run_options(None, skip_unreadable=skip_unreadable_accounts)
+        run = _run_options(None, skip_unreadable=skip_unreadable_accounts, census=census)
         _apply_in(ctx, load_config(path), output=output, yes=yes, run=run, timeout=timeout)
 
 

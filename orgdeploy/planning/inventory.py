@@ -184,6 +184,15 @@ class AccountFacts:
     # The management account could not ask the Account API about it (trusted access for
     # account.amazonaws.com is off), so its Regions were asked of the account itself.
     regions_read_in_account: bool = False
+    # Regions not read, because a healthy orgdeploy recorder instance stands there (planning/census_scope.py).
+    vouched_regions: tuple[str, ...] = ()
+
+    @property
+    def role_exists(self) -> bool:
+        """AWSServiceRoleForConfig is there: read so, or (not read) implied by recorders that run on it."""
+        if self.has_service_linked_role is None:
+            return bool(self.vouched_regions)
+        return self.has_service_linked_role
 
     def recorder(self, region: str) -> RecorderFact | None:
         return self._recorder_by_region.get(region)

@@ -189,11 +189,7 @@ def _management_stage(stage: Stage, bucket: str | None) -> dict[str, str | None]
         return {}
     facts = inventory.facts_for(management)
     role = None
-    if (
-        facts is not None
-        and facts.has_service_linked_role
-        and inventory.stack(role_name, management, stage.home) is None
-    ):
+    if facts is not None and facts.role_exists and inventory.stack(role_name, management, stage.home) is None:
         stage.builder.skipped.append(
             Skip(management, None, "service-linked role", "AWSServiceRoleForConfig already exists")
         )
@@ -322,6 +318,7 @@ def plan(config: Config, inventory: Inventory, rendered: RenderedSet, options: P
     if config.recording.profiles:
         builder.notes.append(_profiles_note(config, stage))
     builder.notes.extend(recording_warnings(config))
+    builder.notes.extend(_vouched_note(config, inventory))
     _stop_on_conflicts(config, builder.skipped)
     mended = {a.id for a in desired.targeted} | (
         {org.management_account_id} if config.management_account.deploy else set()
@@ -407,6 +404,20 @@ def _notifications(
     if outcome.stack_sets and stage.inventory.stack_set(outcome.stack_sets[0]) is None:
         check_stack_set_quota(stage.inventory, new_stack_sets=len(new))
     return outcome
+
+
+def _vouched_note(config: Config, inventory: Inventory) -> list[str]:
+    """What a census that read only the changed accounts (the default) cannot see."""
+    vouched = sum(len(f.vouched_regions) for f in inventory.facts)
+    if not vouched:
+        return []
+    unseen = "a recorder stopped or changed by hand behind such an instance"
+    if config.recording.profiles:
+        unseen += ", or an account moved into another profile's OU,"
+    return [
+        f"census: {vouched} account x Region pair(s) not read, as their healthy recorder instances vouch for "
+        f"them; {unseen} is found with --census full"
+    ]
 
 
 def _profiles_note(config: Config, stage: Stage) -> str:

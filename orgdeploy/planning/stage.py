@@ -96,7 +96,7 @@ class Desired:
         for account in self.targeted:
             facts = self.inventory.facts_for(account.id)
             ours = stack_set is not None and stack_set.instance(account.id, self.config.home_region) is not None
-            if facts is not None and facts.has_service_linked_role and not ours:
+            if facts is not None and facts.role_exists and not ours:
                 skips.append(Skip(account.id, None, "service-linked role", "AWSServiceRoleForConfig already exists"))
                 continue
             wanted.append(account.id)

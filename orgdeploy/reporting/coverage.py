@@ -37,6 +37,8 @@ class PlaceCoverage:
     last_delivery: str = ""
     group_matches: bool | None = None  # None: not orgdeploy's recorder, so not compared
     differences: tuple[str, ...] = ()
+    # False: not read; a healthy orgdeploy recorder instance vouches for it (planning/census_scope.py).
+    read: bool = True
 
     @property
     def covered(self) -> bool:
@@ -56,6 +58,7 @@ class PlaceCoverage:
             "last_delivery": self.last_delivery or None,
             "group_matches": self.group_matches,
             "differences": list(self.differences),
+            "read": self.read,
         }
 
 
@@ -66,6 +69,10 @@ class Coverage:
     @property
     def complete(self) -> bool:
         return all(p.verdict != "not covered" for p in self.places)
+
+    @property
+    def vouched(self) -> int:
+        return sum(1 for p in self.places if not p.read)
 
     def counts(self) -> dict[str, int]:
         found = Counter(p.verdict for p in self.places)
@@ -137,6 +144,8 @@ def judge_place(
         return PlaceCoverage(account, region, "not covered", f"the account could not be read: {facts.reason}")
     if region in facts.disabled_regions:
         return PlaceCoverage(account, region, "not applicable", "Region is not enabled in the account")
+    if region in facts.vouched_regions:
+        return PlaceCoverage(account, region, "covered", owner="orgdeploy", read=False)
     recorder, customer = _recorder_there(facts, region)
     if recorder is None:
         return PlaceCoverage(account, region, "not covered", _no_recorder_reason(inventory, config, account, region))

@@ -91,6 +91,11 @@ class StatusReport:
             f"coverage: {counts['covered']} of {total} account x Region pairs recording as configured, "
             f"{counts['not covered']} not covered, {counts['not applicable']} not applicable"
         )
+        if self.coverage.vouched:
+            lines.append(
+                f"  ({self.coverage.vouched} of the covered pairs were not read: their orgdeploy stack instances are "
+                "healthy and the aggregator reports no failing source; `orgdeploy status` reads every pair)"
+            )
         for place in self.coverage.places:
             if place.verdict != "covered":
                 label = "NOT COVERED" if place.verdict == "not covered" else "n/a"
@@ -104,8 +109,8 @@ class StatusReport:
             recording = "" if p.recording is None else ("yes" if p.recording else "NO")
             matches = "" if p.group_matches is None else ("yes" if p.group_matches else "NO")
             rows.append(
-                (self.who(p.account), p.region, p.recorder or "-", p.owner, recording, p.last_status,
-                 p.last_delivery or "-", matches)
+                (self.who(p.account), p.region, p.recorder or ("-" if p.read else "(not read)"), p.owner, recording,
+                 p.last_status, p.last_delivery or "-", matches)
             )  # fmt: skip
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -29,6 +29,8 @@ class RunOptions:
     quota_override: Quotas | None = None
     census: bool = True
     skip_unreadable: bool = False
+    # False: read only what the deployed state does not vouch for (planning/census_scope.py).
+    full_census: bool = False
 
 
 @dataclass
@@ -67,6 +69,7 @@ def make_plan(
         quota_override=options.quota_override,
         census=options.census,
         progress=progress,
+        full_census=options.full_census,
     )
     plan_options = PlanOptions(
         enable_trusted_access=options.enable_trusted_access, skip_unreadable=options.skip_unreadable

@@ -33,13 +33,16 @@ class Reporter(Protocol):
     def step_finished(self, result: StepResult) -> None: ...
 
 
+RESULTS_PAGE = 100  # ListStackSetOperationResults' most results per page (botocore: MaxResults max 100)
+
+
 @dataclass(frozen=True)
 class ExecutorSettings:
     operation_timeout: float = 3600.0
     poll_first: float = 0.5
     poll_max: float = 10.0
     workers: int = 8
-    # Seconds between the result listings that show an operation's progress.
+    # Seconds between the result listings that show an operation's progress, per page of results.
     progress_every: float = 15.0
 
 
@@ -306,17 +309,19 @@ class Executor:
         operation_id = self.stacksets.start(call, OperationId=step.operation_id, **args)
 
         # DescribeStackSetOperation is strongly consistent and one call: it decides when the operation ends.
-        # The results are pages per instance: listed for progress now and then, and once at the end.
-        last_progress = time.monotonic()
+        # The results are a page per 100 instances: listed once at the end, and for progress no more than
+        # one page per progress_every on average, so those calls grow with time, not with instances x polls.
+        last_progress, pages = time.monotonic(), 1
 
         def finished() -> dict[str, Any] | None:
-            nonlocal last_progress
+            nonlocal last_progress, pages
             status = self.stacksets.operation_status(step.target, operation_id)
             if status["Status"] in FINISHED:
                 return status
-            if time.monotonic() - last_progress >= self.settings.progress_every:
+            if time.monotonic() - last_progress >= self.settings.progress_every * pages:
                 last_progress = time.monotonic()
                 results = self.stacksets.results(step.target, operation_id)
+                pages = max(1, -(-len(results) // RESULTS_PAGE))
                 done = sum(1 for r in results if r.status in {"SUCCEEDED", "FAILED", "CANCELLED"})
                 self.reporter.step_progress(step, done, max(len(results), done))
             return None

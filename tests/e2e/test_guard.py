@@ -160,7 +160,8 @@ def test_the_guard_refuses_the_member_administrator_and_lets_orgdeploy_mend(
             "recordingGroup": {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]},
         }
     )
-    code, out, err = cli(capsys, "update", "--yes", "-c", str(config), "--endpoint-url", endpoint)
+    # A changed group is not a stopped recorder: its aggregator source stays SUCCEEDED, so only a full census sees it.
+    code, out, err = cli(capsys, "update", "--yes", "--census", "full", "-c", str(config), "--endpoint-url", endpoint)
     assert code == 0 and "recording group and mode put back" in out, err
     code, _, err = cli(capsys, "status", "-c", str(config), "--endpoint-url", endpoint)
     assert code == 0, err
