@@ -129,7 +129,7 @@ def read_inventory(
         naming.notifications_stack_set(config),
         naming.remediation_role_stack_set(config),
     ]
-    stack_sets = tuple(gateway.read(names, prefix=f"{naming.recorder_stack_set(config)}-"))
+    stack_sets = tuple(gateway.read(names, prefix=f"{naming.recorder_stack_set(config)}-", progress=progress))
     say("reading stacks")
     active = {a.id for a in org.accounts if a.active}
     stacks = read_stacks(ctx, _stack_locations(config, caller, org.management_account_id, active))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orgdeploy.aws.permissions import ADMINS, DEPLOYERS, Need
@@ -85,13 +86,18 @@ class StackSetsGateway:
         summaries = self._pages("list_stack_sets", "Summaries", Status="ACTIVE")
         return sorted(s["StackSetName"] for s in summaries if s["StackSetName"].startswith(prefix))
 
-    def read(self, names: list[str], prefix: str) -> list[StackSetState]:
+    def read(self, names: list[str], prefix: str, progress: Callable[[str], None] | None = None) -> list[StackSetState]:
         """Every ACTIVE stack set named in names or starting with prefix, with instances and in-flight operations."""
         summaries = self._pages("list_stack_sets", "Summaries", Status="ACTIVE")
         wanted = sorted(
             s["StackSetName"] for s in summaries if s["StackSetName"] in names or s["StackSetName"].startswith(prefix)
         )
-        return [self.read_one(name) for name in wanted]
+        found = []
+        for name in wanted:
+            found.append(self.read_one(name))
+            if progress:
+                progress(f"read stack set {name}: {len(found[-1].instances):,} instances")
+        return found
 
     def instances(self, name: str, *, region: str | None = None) -> tuple[StackInstance, ...]:
         """The stack set's instances, in one Region when given."""
