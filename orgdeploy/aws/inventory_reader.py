@@ -81,8 +81,8 @@ def read_stacks(ctx: AwsContext, places: list[Place]) -> tuple[StackState, ...]:
         return tuple(s for s in pool.map(one, places) if s is not None)
 
 
-def _every_tenth(say: Progress, total: int, *, skip_unread: bool = False) -> Callable[[AccountFacts], None]:
-    """A census callback that reports every tenth of the accounts read (thread-safe)."""
+def _every_tenth(say: Progress, total: int) -> Callable[[AccountFacts], None]:
+    """A census callback that reports every tenth of the accounts read (thread-safe); vouched ones do not count."""
     lock = threading.Lock()
     done = [0]
     step = max(1, total // 10)
@@ -90,8 +90,8 @@ def _every_tenth(say: Progress, total: int, *, skip_unread: bool = False) -> Cal
         return lambda _facts: None  # a small census ends before a report would help
 
     def one(facts: AccountFacts) -> None:
-        if skip_unread and facts.reachable and facts.has_service_linked_role is None:
-            return  # vouched for, not read
+        if facts.read_nothing:
+            return
         with lock:
             done[0] += 1
             if done[0] % step == 0 and done[0] < total:
@@ -150,22 +150,26 @@ def read_inventory(
     )
     if not census:
         return inventory
+    return replace(inventory, facts=_census(ctx, config, inventory, say, detail=detail, full=full_census))
+
+
+def _census(
+    ctx: AwsContext, config: Config, inventory: Inventory, say: Progress, *, detail: bool, full: bool
+) -> tuple[AccountFacts, ...]:
+    """The targeted accounts' facts: every account and Region with full, else what the deployed state leaves open."""
+    org = inventory.organization
     accounts = [a.id for a in org.members_under(config.targets.organizational_units) if a.active]
     if config.management_account.deploy:
         accounts.append(org.management_account_id)
-    recorder_sets = tuple(
-        s
-        for s in stack_sets
-        if s.name == naming.recorder_stack_set(config) or s.name.startswith(f"{naming.recorder_stack_set(config)}-")
-    )
+    prefix = naming.recorder_stack_set(config)
+    recorder_sets = tuple(s for s in inventory.stack_sets if s.name == prefix or s.name.startswith(f"{prefix}-"))
     management_stacks = tuple(
-        s for s in stacks if s.name == naming.recorder_stack_set(config) and s.account == org.management_account_id
+        s for s in inventory.stacks if s.name == prefix and s.account == org.management_account_id
     )
     problems: frozenset[tuple[str, str]] = frozenset()
-    if not full_census and _aggregator_deployed(config, stacks, caller):
+    if not full and _aggregator_deployed(config, inventory.stacks, inventory.caller_account):
         say("reading the aggregator's source status")
-        statuses = aggregator_source_statuses(ctx, config.home_region, config.aggregator.name)
-        problems = problem_pairs(statuses or ())
+        problems = problem_pairs(aggregator_source_statuses(ctx, config.home_region, config.aggregator.name) or ())
     scope = census_scope(
         accounts=accounts,
         regions=tuple(config.regions),
@@ -174,13 +178,12 @@ def read_inventory(
         management_stacks=management_stacks,
         role_set=inventory.stack_set(naming.role_stack_set(config)),
         source_problems=problems,
-        full=full_census,
+        full=full,
     )
-    to_read = scope.accounts_read
     say(
-        f"census: {scope.describe()}"
-        if not full_census
-        else f"surveying {len(accounts)} accounts in {len(config.regions)} Regions"
+        f"surveying {len(accounts)} accounts in {len(config.regions)} Regions"
+        if full
+        else f"census: {scope.describe()}"
     )
     facts = survey(
         ctx,
@@ -188,14 +191,13 @@ def read_inventory(
         list(config.regions),
         management=org.management_account_id,
         orgdeploy_recorder=naming.recorder_name(config),
-        on_done=_every_tenth(say, len(to_read), skip_unread=True),
+        on_done=_every_tenth(say, len(scope.accounts_read)),
         detail=detail,
         vouched=scope.vouched,
     )
-    facts = claim_adopted(
+    return claim_adopted(
         facts, recorder_sets=recorder_sets, management_stacks=management_stacks, management=org.management_account_id
     )
-    return replace(inventory, facts=facts)
 
 
 def _aggregator_deployed(config: Config, stacks: tuple[StackState, ...], caller: str) -> bool:

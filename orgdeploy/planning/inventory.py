@@ -188,6 +188,11 @@ class AccountFacts:
     vouched_regions: tuple[str, ...] = ()
 
     @property
+    def read_nothing(self) -> bool:
+        """Every Region was vouched for, so the census made no call for this account."""
+        return self.reachable and self.has_service_linked_role is None and bool(self.vouched_regions)
+
+    @property
     def role_exists(self) -> bool:
         """AWSServiceRoleForConfig is there: read so, or (not read) implied by recorders that run on it."""
         if self.has_service_linked_role is None:
