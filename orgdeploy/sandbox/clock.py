@@ -12,7 +12,9 @@ operations (orgdeploy's own work) counts at its real length, the time operations
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from orgdeploy.sandbox.state import STATE
 
@@ -67,3 +69,18 @@ def aws_busy_seconds() -> float:
     with STATE.lock:
         running = aws_now() - STATE.aws_anchor[1] if STATE.aws_busy and STATE.aws_anchor is not None else 0.0
         return STATE.aws_busy_total + running
+
+
+@contextlib.contextmanager
+def sandbox_work() -> Iterator[None]:
+    """The sandbox deploying an operation's instances: on AWS that is inside the instances' time, so with a
+    scaled clock, StackSets' clock stands still meanwhile (every reader waits on STATE.lock, so it never
+    goes backwards)."""
+    with STATE.lock:
+        started = time.time()
+        try:
+            yield
+        finally:
+            if STATE.time_scale != 1.0:
+                real, emulated = STATE.aws_anchor or (started, started)
+                STATE.aws_anchor = (real + time.time() - started, emulated)

@@ -50,6 +50,17 @@ def _assert_read_back(sandbox: Any, sandbox_accounts: list[str], others: list[st
             assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, (account, region)
 
 
+def _move_then_update_with_a_full_census(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], endpoint: str, moved: str, source: str, target: str
+) -> None:
+    org = member_client(endpoint, "organizations")
+    org.move_account(AccountId=moved, SourceParentId=source, DestinationParentId=target)
+    code, out, err = cli(capsys, "plan", *args)
+    assert code == 0 and "No changes" in out and "or an account moved into another profile's OU" in out, out
+    code, out, err = cli(capsys, "update", "--yes", "--census", "full", *args)
+    assert code == 0, out + err
+
+
 def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that_moves(
     inprocess_sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,12 +108,7 @@ def test_a_sandbox_profile_records_daily_without_ec2_and_follows_an_account_that
     # An account moves from Sandbox to Prod. Its healthy instances vouch for it, so only a full census sees that it
     # records as the old profile; update --census full gives it Prod's (the default) recording.
     moved = sandbox_accounts[0]
-    org = member_client(endpoint, "organizations")
-    org.move_account(AccountId=moved, SourceParentId=sandbox_ou.id, DestinationParentId=prod_ou.id)
-    code, out, err = cli(capsys, "plan", *args)
-    assert code == 0 and "No changes" in out and "or an account moved into another profile's OU" in out, out
-    code, out, err = cli(capsys, "update", "--yes", "--census", "full", *args)
-    assert code == 0, out + err
+    _move_then_update_with_a_full_census(capsys, args, endpoint, moved, sandbox_ou.id, prod_ou.id)
     for region in REGIONS:
         group, mode = _reads(endpoint, moved, region)
         assert mode["recordingFrequency"] == "CONTINUOUS" and group["allSupported"] is True, region

@@ -71,3 +71,12 @@ def test_the_clock_runs_fast_only_up_to_the_end_of_the_operation_in_flight() -> 
     late = clock.aws_now() - start
 
     assert 5 <= late <= 6  # 5 s fast, then the 0.25 s after the end at its real length
+
+
+def test_the_sandboxs_own_work_is_not_aws_time_on_a_scaled_clock() -> None:
+    STATE.time_scale = 100.0
+    clock.set_aws_busy(False)
+    before = clock.aws_now()
+    with clock.sandbox_work():
+        time.sleep(0.2)  # deploying instances, which AWS does within the instances' own time
+    assert clock.aws_now() - before < 0.1

@@ -179,7 +179,8 @@ def advance_all(now: float | None = None) -> None:
                     _begin(op, start_at)
                     progressed = True
             if op.status == "RUNNING" and op.started_at is not None and op.started_at + op.duration <= now:
-                _finish(op, op.started_at + op.duration)
+                with clock.sandbox_work():
+                    _finish(op, op.started_at + op.duration)
                 progressed = True
     in_flight = [op for _, stackset in live_stacksets() for op in extras(stackset).operations if not op.done]
     ends = [op.started_at + op.duration for op in in_flight if op.status == "RUNNING" and op.started_at is not None]
