@@ -40,25 +40,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-REGIONS = (
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "sa-east-1",
-)
+from benchmarks.plan_scale import REGIONS as PLAN_REGIONS  # noqa: E402
+from orgdeploy.aws.retry import poll_calls  # noqa: E402
+
+REGIONS = tuple(PLAN_REGIONS)  # the 17 Regions of plan_scale.py
 
 
 def _env() -> dict[str, str]:
@@ -193,16 +178,6 @@ def _run_child(kind: str, endpoint: str, config: Path, time_scale: float = 1.0) 
 # -- bootstrap at 1,000 x 17 -------------------------------------------------------------------------------------
 
 
-def _polls(seconds: float, first: float = 0.5, maximum: float = 10.0) -> int:
-    """DescribeStackSetOperation calls orgdeploy's poll makes over an operation of that many (emulated) seconds."""
-    calls, waited, wait = 1, 0.0, first
-    while waited < seconds:
-        waited += wait
-        wait = min(wait * 2, maximum)
-        calls += 1
-    return calls
-
-
 def _operations(endpoint: str) -> list[tuple[str, float, int]]:
     """(stack set, emulated seconds, results) of every StackSet operation that ran."""
     import boto3
@@ -226,8 +201,8 @@ def _tracking(found: dict[str, Any]) -> tuple[int, int, int]:
     calls, throttled = found["calls"]["by_api"], found["calls"]["throttled"]
     apis = ("cloudformation:DescribeStackSetOperation", "cloudformation:ListStackSetOperationResults")
     made = sum(calls.get(a, 0) - throttled.get(a, 0) for a in apis)
-    bound = sum(_polls(d) + -(-n // 100) + int(d // 15) for _, d, n in found["operations"])
-    per_instance = sum(n * _polls(d) for _, d, n in found["operations"])
+    bound = sum(poll_calls(d) + -(-n // 100) + int(d // 15) for _, d, n in found["operations"])
+    per_instance = sum(n * poll_calls(d) for _, d, n in found["operations"])
     return made, bound, per_instance
 
 

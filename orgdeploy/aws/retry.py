@@ -116,6 +116,16 @@ def all_pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]
         kwargs.update({name: token for name, token in zip(paginator._input_token, tokens, strict=False) if token})
 
 
+def poll_calls(seconds: float, *, first: float = 0.5, maximum: float = 10.0) -> int:
+    """How many times poll() calls check while waiting that many seconds (the cost model's polls)."""
+    calls, waited, wait = 1, 0.0, first
+    while waited < seconds:
+        waited += wait
+        wait = min(wait * 2, maximum)
+        calls += 1
+    return calls
+
+
 def poll(check: Callable[[], T | None], *, timeout: float, first: float = 0.5, maximum: float = 10.0) -> T:
     """Call check until it returns a value; back off between calls; raise TimeoutError at timeout."""
     retrying = tenacity.Retrying(

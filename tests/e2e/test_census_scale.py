@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from orgdeploy.aws.retry import poll_calls
 from tests.e2e.inprocess import cli, member_client, write_config
 
 pytest.importorskip("moto")
@@ -52,15 +53,6 @@ def _calls(endpoint: str) -> dict[str, Any]:
 def _made(calls: dict[str, Any], api: str) -> int:
     """Calls of api that AWS answered, not those throttled (the client retries them)."""
     return int(calls["by_api"].get(api, 0) - calls["throttled"].get(api, 0))
-
-
-def _polls(seconds: float, first: float = 0.5, maximum: float = 10.0) -> int:
-    calls, waited, wait = 1, 0.0, first
-    while waited < seconds:
-        waited += wait
-        wait = min(wait * 2, maximum)
-        calls += 1
-    return calls
 
 
 def _operations(cfn: Any) -> list[tuple[str, float, int]]:
@@ -103,8 +95,8 @@ def test_sixty_accounts_in_four_regions_converge_at_the_promised_call_counts(
         bootstrap, "cloudformation:UpdateStackInstances"
     )
     tracking = sum(_made(bootstrap, api) for api in TRACKING)
-    bound = sum(_polls(d) + math.ceil(n / 100) + int(d // 15) for _, d, n in operations)
-    per_instance = sum(n * _polls(d) for _, d, n in operations)
+    bound = sum(poll_calls(d) + math.ceil(n / 100) + int(d // 15) for _, d, n in operations)
+    per_instance = sum(n * poll_calls(d) for _, d, n in operations)
     assert tracking <= bound < per_instance / 5, (tracking, bound, per_instance)
     # The census reads each account once per pass (the plan, the read-back) through one assumed role.
     assert _made(bootstrap, "sts:AssumeRole") <= len(members) + 1
