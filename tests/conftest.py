@@ -10,6 +10,7 @@ import pytest
 
 from orgdeploy.cli import app
 from orgdeploy.cli.common import run_app
+from tests.helpers import use_sandbox_credentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_PACKS = REPO_ROOT.parent / "shared" / "packs"
@@ -67,10 +68,6 @@ def inprocess_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     pytest.importorskip("moto")
     from orgdeploy.sandbox.server import start_sandbox
 
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    use_sandbox_credentials(monkeypatch)
     with start_sandbox(op_seconds=0.2) as running:
         yield running

@@ -15,6 +15,7 @@ import pytest
 
 from orgdeploy.aws.retry import poll_calls
 from tests.e2e.inprocess import cli, member_client, write_config
+from tests.helpers import use_sandbox_credentials
 
 pytest.importorskip("moto")
 
@@ -27,11 +28,7 @@ TRACKING = ("cloudformation:DescribeStackSetOperation", "cloudformation:ListStac
 def scaled_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from orgdeploy.sandbox.server import start_sandbox
 
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    use_sandbox_credentials(monkeypatch)
     with start_sandbox(
         accounts=ACCOUNTS,
         workloads=False,

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.e2e.inprocess import CallRecorder, cli, member_client, write_config
+from tests.helpers import use_sandbox_credentials
 
 pytest.importorskip("moto")
 pytestmark = pytest.mark.e2e
@@ -60,11 +61,7 @@ Resources:
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from orgdeploy.sandbox.server import start_sandbox
 
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", HOME)
+    use_sandbox_credentials(monkeypatch, HOME)
     with start_sandbox(op_seconds=0.2) as running:
         yield running
 
