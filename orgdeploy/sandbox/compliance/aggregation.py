@@ -63,7 +63,7 @@ class AggregatorView:
     regions: frozenset[str] | None  # None: all Regions
 
     @classmethod
-    def of(cls, account: str, region: str, name: str) -> AggregatorView:
+    def of(cls, account: str, region: str, name: str, *, sync: bool = True) -> AggregatorView:
         backend = dict.get(config_backends[account], region)
         aggregator = backend.config_aggregators.get(name) if backend is not None else None
         if aggregator is None:
@@ -83,7 +83,8 @@ class AggregatorView:
             regions: frozenset[str] | None = None
         else:
             regions = frozenset(r for _, listed in sources for r in listed or [])
-        current().sync()
+        if sync:
+            current().sync()
         return cls(account, region, name, members, regions)
 
     def covers(self, account: str, region: str) -> bool:

@@ -60,8 +60,10 @@ def _failing(results: list[Result]) -> int:
 class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
     """moto's Config API plus the aggregate compliance APIs and the advanced query."""
 
-    def _view(self) -> AggregatorView:
-        return AggregatorView.of(self.current_account, self.region, self._get_param("ConfigurationAggregatorName"))
+    def _view(self, *, sync: bool = True) -> AggregatorView:
+        return AggregatorView.of(
+            self.current_account, self.region, self._get_param("ConfigurationAggregatorName"), sync=sync
+        )
 
     def _paged(self, key: str, items: list[Any], default: int, maximum: int, **extra: Any) -> str:
         page, token = page_of(items, self._get_param("NextToken"), self._get_param("Limit"), default, maximum)
@@ -179,7 +181,8 @@ class SandboxConfigResponse(MemberConfigReads, ConfigResponse):
         return self._grouped("AggregateConformancePackComplianceSummaries", entries, summary)
 
     def describe_configuration_aggregator_sources_status(self) -> str:
-        view, wanted = self._view(), self._get_param("UpdateStatus") or []
+        # Source status is derived from recorders, not from evaluations, so it needs no sync.
+        view, wanted = self._view(sync=False), self._get_param("UpdateStatus") or []
         updated = int(current().last_sync or clock.now())
         items = []
         # A listing's later pages come from the state its first page saw, as one paginated read.

@@ -215,19 +215,25 @@ class Evaluations:
 
     # -- sync -------------------------------------------------------------------------------------
 
-    def sync(self, *, force: bool = False) -> None:
+    def sync(self, *, force: bool = False, scan: bool = True) -> None:
+        """Bring rules and results up to date.
+
+        scan=False only adds and removes rules and evaluates the new ones: every place's change check and the
+        periodic runs wait for the next full sync, which a pack's put need not pay for at every place.
+        """
         with self.lock:
             if not force and time.monotonic() - self.last_sync_real < SYNC_INTERVAL:
                 return
             now = clock.now()
             try:
-                self._sync(now)
+                self._sync(now, scan=scan)
             except RuntimeError as exc:  # a moto dict changed size under a concurrent call: the next sync catches up
                 LOG.debug("sandbox evaluations: sync deferred (%s)", exc)
                 return
-            self.last_sync, self.last_sync_real = now, time.monotonic()
+            if scan:  # the time of the last full look at every place, which change detection counts from
+                self.last_sync, self.last_sync_real = now, time.monotonic()
 
-    def _sync(self, now: float) -> None:
+    def _sync(self, now: float, *, scan: bool = True) -> None:
         wanted: dict[RuleKey, tuple[str, str, PackRule]] = {}
         for account, region, member_pack, admin, spec in _desired():
             name = member_rule_name(spec, account, region, member_pack)
@@ -243,6 +249,7 @@ class Evaluations:
                 items_by_place[place] = recorded(*place)
             return items_by_place[place]
 
+        created: set[PlaceKey] = set()
         for key, (member_pack, admin, spec) in wanted.items():
             current = self.rules.get(key)
             if current is not None and current.spec == spec:
@@ -253,10 +260,16 @@ class Evaluations:
             if rule.managed is None:
                 self.not_emulated.add(spec.identifier or spec.owner or "?")
                 continue
+            created.add(key[:2])
             self._run(rule, items(key[:2]), now, periodic="periodic" in rule.managed.triggers)
         places = {key[:2] for key, rule in self.rules.items() if rule.managed and "change" in rule.managed.triggers}
+        if not scan:
+            # The new rules' places still take their baseline now, so a change made before the next sync counts.
+            places &= created
         for place in sorted(places):
             self._changes(place, items(place), now)
+        if not scan:
+            return
         for rule in list(self.rules.values()):
             managed = rule.managed
             if managed and "periodic" in managed.triggers and now - rule.last_periodic >= rule.period:
@@ -403,12 +416,12 @@ def install_evaluation_triggers() -> None:
 
     def put_organization_conformance_pack(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = put(self, *args, **kwargs)
-        current().sync(force=True)
+        current().sync(force=True, scan=False)
         return found
 
     def delete_organization_conformance_pack(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = delete(self, *args, **kwargs)
-        current().sync(force=True)
+        current().sync(force=True, scan=False)
         return found
 
     ConfigBackend.put_organization_conformance_pack = put_organization_conformance_pack  # type: ignore[method-assign]
