@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.events.models import events_backends
-from moto.iam.models import get_account_id_from, iam_backends
+from moto.iam import models as iam_models
+from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
 from orgdeploy.sandbox import clock
@@ -49,7 +50,7 @@ def _credential(environ: dict[str, Any]) -> tuple[str, str]:
 
 def caller_identity(access_key: str) -> dict[str, Any]:
     """CloudTrail's userIdentity for the key: an assumed role, an IAM user, or the root."""
-    account = get_account_id_from(access_key)
+    account = iam_models.get_account_id_from(access_key)  # through the module: the sandbox indexes it
     for assumed in list(sts_backends[account]["aws"].assumed_roles):
         if assumed.access_key_id == access_key:
             role_name = assumed.role_arn.split("/")[-1]

@@ -39,6 +39,7 @@ def install_moto_fixes() -> None:
     _route_delegated_admin_reads()
     _update_on_changed_conditions()
     _cache_per_request_work()
+    _index_access_key_owners()
     _INSTALLED.add("parameter_list")
 
 
@@ -227,3 +228,53 @@ def _cache_per_request_work() -> None:
         return copy.deepcopy(parsed(template))  # moto edits the dict it gets
 
     Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+
+
+def _index_access_key_owners() -> None:
+    """Find an access key's account by lookup, not by a scan of every account's IAM.
+
+    moto answers "whose key is this" for every request by looking through each account's keys, and a key it
+    does not know (the management account's) only after looking through all of them: at thousands of accounts
+    that scan is most of a request's cost. Keys are indexed where moto writes them, and a hit is checked
+    against the backend, so a deleted key or a reset backend is never answered from the index.
+    """
+    import threading
+
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+
+    owners: dict[str, str] = {}
+    lock = threading.Lock()
+    create_access_key = iam_models.IAMBackend.create_access_key
+    create_temp_access_key = iam_models.IAMBackend.create_temp_access_key
+
+    def indexed(backend: Any, key: Any) -> Any:
+        with lock:
+            owners[key.physical_resource_id] = backend.account_id
+        return key
+
+    def create_access_key_indexed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return indexed(self, create_access_key(self, *args, **kwargs))
+
+    def create_temp_access_key_indexed(self: Any) -> Any:
+        return indexed(self, create_temp_access_key(self))
+
+    def owner(access_key: str) -> str:
+        account = owners.get(access_key)
+        if account is None:
+            return DEFAULT_ACCOUNT_ID
+        backends = dict.get(iam_models.iam_backends, account)
+        if backends is not None and any(access_key in backend.access_keys for backend in list(dict.values(backends))):
+            return account
+        with lock:
+            owners.pop(access_key, None)
+        return DEFAULT_ACCOUNT_ID
+
+    # Keys made before this install (none in the sandbox's own start-up) are found by one scan now.
+    for account, backends in list(dict.items(iam_models.iam_backends)):
+        for backend in list(dict.values(backends)):
+            for access_key in list(backend.access_keys):
+                owners[access_key] = account
+    iam_models.IAMBackend.create_access_key = create_access_key_indexed  # type: ignore[method-assign]
+    iam_models.IAMBackend.create_temp_access_key = create_temp_access_key_indexed  # type: ignore[method-assign]
+    iam_models.get_account_id_from = owner
