@@ -24,3 +24,17 @@ def test_member_credentials_refresh_before_expiry(inprocess_sandbox: Any) -> Non
     credentials._expiry_time = datetime.now(UTC) + timedelta(seconds=30)
     assert sts.get_caller_identity()["Account"] == PROD_2
     assert credentials.get_frozen_credentials().access_key != first
+
+
+def test_a_keys_account_follows_its_creation_and_deletion(inprocess_sandbox: Any) -> None:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam_models
+
+    ctx = AwsContext(AwsOptions(endpoint_url=inprocess_sandbox.endpoint_url, region="us-east-1"))
+    iam = ctx.client("iam", account=PROD_2)
+    iam.create_user(UserName="key-owner")
+    key = iam.create_access_key(UserName="key-owner")["AccessKey"]["AccessKeyId"]
+    assert iam_models.get_account_id_from(key) == PROD_2
+    iam.delete_access_key(UserName="key-owner", AccessKeyId=key)
+    assert iam_models.get_account_id_from(key) == DEFAULT_ACCOUNT_ID
+    assert iam_models.get_account_id_from("AKIANEVERMADE0000000") == DEFAULT_ACCOUNT_ID
