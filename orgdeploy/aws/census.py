@@ -56,12 +56,12 @@ def _disabled_regions(
             # Asking about another account needs trusted access for account.amazonaws.com.
             if error_code(exc) != "AccessDeniedException":
                 raise
-            found, in_account = _opt_statuses(ctx.client("account", account=account, keep=False)), True
+            found, in_account = _opt_statuses(ctx.client("account", account=account)), True
     elif ctx.caller_account == management:
         found = _opt_statuses(ctx.client("account"))
     else:
         # Only the management account may ask about others: ask each account about itself.
-        found, in_account = _opt_statuses(ctx.client("account", account=account, keep=False)), True
+        found, in_account = _opt_statuses(ctx.client("account", account=account)), True
     off = tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
     return off, in_account and ctx.caller_account == management
 
@@ -90,7 +90,7 @@ def survey_account(
     regions = [r for r in regions if r not in vouched]
     try:
         off, in_account = _disabled_regions(ctx, account, regions, management=management)
-        iam = ctx.client("iam", account=account, keep=False)
+        iam = ctx.client("iam", account=account)
         try:
             call_with_retries(iam.get_role, RoleName=SERVICE_LINKED_ROLE)
             has_role = True
@@ -101,7 +101,7 @@ def survey_account(
         recorders = []
         for region in regions:
             if region not in off:
-                config = ctx.client("config", region, account, keep=False)
+                config = ctx.client("config", region, account)
                 recorders += [(region, fact) for fact in _recorders(config, orgdeploy_recorder, detail=detail)]
         return AccountFacts(
             account,
