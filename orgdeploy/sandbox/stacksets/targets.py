@@ -59,8 +59,20 @@ def accounts_under(org: OrganizationsBackend, ou_ids: list[str]) -> list[tuple[s
 def account_status(org: OrganizationsBackend | None, account_id: str) -> str:
     if org is None:
         return "ACTIVE"
-    account = next((a for a in org.accounts if a.id == account_id), None)
+    account = _accounts_by_id(org).get(account_id)
     return str(account.status) if account is not None else "ACTIVE"
+
+
+# (organization backend, its account count, its accounts by id): one organization backend is live at a time.
+_ACCOUNT_INDEX: list[Any] = [None, -1, {}]
+
+
+def _accounts_by_id(org: OrganizationsBackend) -> dict[str, Any]:
+    """org's accounts by id, built again when an account joins or leaves (a status change is read live)."""
+    if _ACCOUNT_INDEX[0] is not org or _ACCOUNT_INDEX[1] != len(org.accounts):
+        _ACCOUNT_INDEX[:] = [org, len(org.accounts), {a.id: a for a in org.accounts}]
+    found: dict[str, Any] = _ACCOUNT_INDEX[2]
+    return found
 
 
 def _filter_type(targets: dict[str, Any], action: str) -> str:
