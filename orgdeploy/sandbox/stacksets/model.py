@@ -240,13 +240,15 @@ def find_instance(stackset: StackSet, account: str, region: str) -> SandboxStack
 
 
 def add_instance(stackset: StackSet, instance: SandboxStackInstance) -> None:
+    index = _index(stackset)  # before the list grows, or the index would be built again for every instance
     instances(stackset).append(instance)
-    _index(stackset)[(instance.account_id, instance.region_name)] = instance
+    index[(instance.account_id, instance.region_name)] = instance
 
 
 def drop_instance(stackset: StackSet, instance: SandboxStackInstance) -> None:
+    index = _index(stackset)
     instances(stackset).remove(instance)
-    _index(stackset).pop((instance.account_id, instance.region_name), None)
+    index.pop((instance.account_id, instance.region_name), None)
 
 
 def _index(stackset: StackSet) -> dict[tuple[str, str], SandboxStackInstance]:
