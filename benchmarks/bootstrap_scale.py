@@ -82,7 +82,11 @@ class Sandbox:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # still answering a request: the figures are taken already
+            self.process.kill()
+            self.process.wait()
 
 
 def _config(folder: Path, regions: tuple[str, ...]) -> Path:
@@ -403,6 +407,7 @@ def _plan_once(sandbox: Sandbox, config: Path) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"plan failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     calls = sandbox.calls()
+    print(f"  (a plan: {wall:.1f} s, {calls['total']} calls)", flush=True)
     return {"wall_seconds": wall, "calls": calls, "steps": int(json.loads(done.stdout)["changes"])}
 
 

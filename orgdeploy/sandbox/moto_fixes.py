@@ -285,14 +285,23 @@ def _look_up_accounts_directly() -> None:
     """An account's backend found by a dict lookup: moto lists every account's key, under a lock, on each access.
 
     At 9,000 accounts that list made every call that touches a backend cost thousands of comparisons, and a
-    deployment of 150,000 instances most of its time. Only an account not seen yet still takes moto's path.
+    deployment of 150,000 instances most of its time.
     """
-    from moto.core.base_backend import BackendDict
-
-    create = BackendDict._create_account_specific_backend
+    from moto.core.base_backend import AccountSpecificBackend, BackendDict, backend_lock
 
     def create_unless_present(self: Any, account_id: str) -> None:
-        if not dict.__contains__(self, account_id):
-            create(self, account_id)
+        if dict.__contains__(self, account_id):
+            return
+        with backend_lock:  # what moto does, with a dict lookup where it lists every key
+            if not dict.__contains__(self, account_id):
+                self[account_id] = AccountSpecificBackend(
+                    service_name=self.service_name,
+                    account_id=account_id,
+                    backend=self.backend,
+                    use_boto3_regions=self._use_boto3_regions,
+                    additional_regions=self._additional_regions,
+                )
+            if self not in BackendDict._instances:  # type: ignore[misc]
+                BackendDict._instances.append(self)  # type: ignore[misc]
 
     BackendDict._create_account_specific_backend = create_unless_present  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,8 @@ from orgdeploy.sandbox.stacksets.autodeploy import install_org_hooks
 from orgdeploy.sandbox.stacksets.model import (
     InvalidOperationException,
     NameAlreadyExistsException,
+    Operation,
+    Result,
     StackInstanceNotFoundException,
     Target,
     extras,
@@ -424,7 +427,7 @@ class SandboxCloudFormationResponse(CloudFormationResponse):
         op = operations.find_operation(self._stackset(), self._get_param("OperationId"))
         wanted = {f["Name"]: f.get("Values") for f in self._get_param("Filters") or []}
         status = wanted.get("OPERATION_RESULT_STATUS")
-        return self._page([r for r in op.results if status in (None, r.status)], "Summaries", lambda r: r.to_dict())
+        return self._page(_results_with(op, status), "Summaries", lambda r: r.to_dict())
 
     def list_stack_set_auto_deployment_targets(self) -> ActionResult:
         """The OUs auto-deployment follows, with the Regions it deploys there."""
@@ -535,3 +538,19 @@ def install_stackset_realism() -> None:
         StackSet.regions = property(_regions)  # type: ignore[attr-defined]
         cfn_urls.url_paths["{0}/$"] = SandboxCloudFormationResponse.dispatch
         install_org_hooks()
+
+
+# Per operation: (status, the results list's id and length) -> the results with that status.
+_FILTERED: weakref.WeakKeyDictionary[Operation, tuple[tuple[str, int, int], list[Result]]] = weakref.WeakKeyDictionary()
+
+
+def _results_with(op: Operation, status: str | None) -> list[Result]:
+    """op's results with that status, filtered once per list of results, not once for each of 1,500 pages."""
+    if status is None:
+        return op.results  # each page is a slice of it
+    key = (status, id(op.results), len(op.results))
+    cached = _FILTERED.get(op)
+    if cached is None or cached[0] != key:
+        cached = (key, [r for r in op.results if r.status == status])
+        _FILTERED[op] = cached
+    return cached[1]
