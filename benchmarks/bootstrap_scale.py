@@ -221,8 +221,16 @@ def _tracking(found: dict[str, Any]) -> tuple[int, int, int]:
     return made, bound, per_instance
 
 
-def _waves(accounts: int, regions: int, instance_seconds: float, op_seconds: float) -> dict[str, float]:
-    """The emulated time of each wave orgdeploy's bootstrap needs, and of the manual flow, on the sandbox's model."""
+def _waves(
+    accounts: int, regions: int, instance_seconds: float, op_seconds: float, opted_out: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    """The emulated time of each wave orgdeploy's bootstrap needs, and of the manual flow, on the sandbox's model.
+
+    opted_out: Regions some account is left out of (a Region it has not enabled, a recorder orgdeploy leaves
+    alone). Their instances target other accounts than the rest, and
+    one operation has one set of targets, so they take an operation of their own, after the other Regions'
+    (a stack set runs one operation at a time).
+    """
     from orgdeploy.sandbox.stacksets.model import Target
     from orgdeploy.sandbox.stacksets.targets import operation_seconds
 
@@ -235,7 +243,9 @@ def _waves(accounts: int, regions: int, instance_seconds: float, op_seconds: flo
         "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
         "RegionConcurrencyType": "PARALLEL",
     }
-    home, rest = REGIONS[:1], REGIONS[1:regions]
+    home = REGIONS[:1]
+    rest = tuple(r for r in REGIONS[1:regions] if r not in opted_out)
+    partial = tuple(r for r in REGIONS[1:regions] if r in opted_out)
 
     def wave(region_names: tuple[str, ...], preferences: dict[str, Any]) -> float:
         return op_seconds + operation_seconds(targets(region_names), preferences, instance_seconds)
@@ -245,6 +255,7 @@ def _waves(accounts: int, regions: int, instance_seconds: float, op_seconds: flo
         "role (home Region)": wave(home, ours),
         "recorders (home Region)": wave(home, ours),
         "recorders (the other Regions)": wave(rest, ours) if rest else 0.0,
+        "recorders (Regions some accounts are left out of)": wave(partial, ours) if partial else 0.0,
         "manual": wave(home, defaults) + wave(REGIONS[:regions], defaults),
     }
 
@@ -283,6 +294,12 @@ def bootstrap_runs(args: argparse.Namespace) -> None:
                 found["aws_busy_seconds"] = _in_flight(found["operations"])
                 found["sandbox_cpu_seconds"] = sandbox.cpu_seconds() - sandbox_cpu
                 found["seed_seconds"] = sandbox.seed_seconds
+                # A recorder made by someone else, or a Region not enabled, leaves that account out of its Region.
+                found["opted_out"] = frozenset(
+                    q["region"]
+                    for q in sandbox.summary["quirks"]
+                    if q["kind"] in {"opt-in-region-disabled", "foreign-recorder"}
+                )
             finally:
                 sandbox.stop()
         runs.append(found)
@@ -316,12 +333,12 @@ def bootstrap_runs(args: argparse.Namespace) -> None:
     for api, count in sorted(last["calls"]["by_api"].items(), key=lambda item: -item[1]):
         throttled = last["calls"]["throttled"].get(api)
         print(f"  {count:8d}  {api}" + (f"  [{throttled} throttled]" if throttled else ""))
-    waves = _waves(args.accounts, args.regions, args.instance_seconds, args.op_seconds)
+    waves = _waves(args.accounts, args.regions, args.instance_seconds, args.op_seconds, last["opted_out"])
     needed = sum(v for k, v in waves.items() if k != "manual")
     gaps = median["aws_seconds"] - median["aws_busy_seconds"]
     print("\nwaves the bootstrap needs (emulated, on the sandbox's timing model):")
     for name, seconds in waves.items():
-        if name != "manual":
+        if name != "manual" and seconds:
             print(f"  {seconds / 60:6.1f} min  {name}")
     print(
         f"manual flow (StackSets defaults, home Region first): {waves['manual'] / 3600:.1f} h emulated, "
