@@ -542,17 +542,19 @@ def install_stackset_realism() -> None:
         install_org_hooks()
 
 
-# Per operation: (status, the results list's id and length) -> the results with that status.
-_FILTERED: weakref.WeakKeyDictionary[Operation, tuple[tuple[str, int, int], list[Result]]] = weakref.WeakKeyDictionary()
+# Per operation: (the results list it was filtered from, its length, the status) and the results with that status.
+_FILTERED: weakref.WeakKeyDictionary[Operation, tuple[list[Result], int, str, list[Result]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _results_with(op: Operation, status: str | None) -> list[Result]:
     """op's results with that status, filtered once per list of results, not once for each of 1,500 pages."""
     if status is None:
         return op.results  # each page is a slice of it
-    key = (status, id(op.results), len(op.results))
     cached = _FILTERED.get(op)
-    if cached is None or cached[0] != key:
-        cached = (key, [r for r in op.results if r.status == status])
+    # The list itself is held, not its id, so a new list at a reused address is never taken for the old one.
+    if cached is None or cached[0] is not op.results or cached[1] != len(op.results) or cached[2] != status:
+        cached = (op.results, len(op.results), status, [r for r in op.results if r.status == status])
         _FILTERED[op] = cached
-    return cached[1]
+    return cached[3]
