@@ -20,6 +20,10 @@ from orgdeploy.aws.member_clients import CallerCredentials, MemberClient
 from orgdeploy.aws.retry import call_with_retries
 
 _CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=60)
+# The caller's STS client assumes a role in every member account from many threads: botocore's adaptive
+# mode paces them all with one client-side rate that backs off on throttling, so a census of thousands of
+# accounts slows down to STS's rate instead of spending an account's retries on a full bucket.
+_PACED_CONFIG = _CLIENT_CONFIG.merge(BotoConfig(retries={"mode": "adaptive", "total_max_attempts": 1}))
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,12 @@ class AwsContext:
             if key in self._clients:
                 return self._clients[key]
         session = self._members_session() if members else self.session
+        paced = service == "sts" and not members
         client = session.client(
-            service, region_name=region, endpoint_url=self.options.endpoint_url, config=_CLIENT_CONFIG
+            service,
+            region_name=region,
+            endpoint_url=self.options.endpoint_url,
+            config=_PACED_CONFIG if paced else _CLIENT_CONFIG,
         )
         with self._lock:
             return self._clients.setdefault(key, client)

@@ -60,3 +60,34 @@ def test_member_accounts_share_a_client_per_region_and_each_call_signs_as_its_ac
     # The shared client alone signs as nobody: a call that names no account fails before it is sent.
     with pytest.raises(RuntimeError, match="without a MemberClient"):
         clients[0]._shared.get_caller_identity()
+
+
+def test_assuming_roles_in_many_accounts_at_once_keeps_to_sts_rate() -> None:
+    """The census assumes a role in every account from 8 threads; the caller's STS client paces them.
+
+    Unpaced, about two thirds of these AssumeRole calls met an empty bucket (20 a second, bursts of 50),
+    and at 1,000 accounts one account used up its retries and failed the plan.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orgdeploy.sandbox import throttle
+    from orgdeploy.sandbox.server import start_sandbox
+
+    with start_sandbox(accounts=150, op_seconds=0, rate_limited=True, workloads=False) as sandbox:
+        options = AwsOptions(endpoint_url=sandbox.endpoint_url, region="us-east-1")
+        ctx = AwsContext.with_static_keys(
+            options, access_key=sandbox.access_key, secret_key=sandbox.secret_key, region="us-east-1"
+        )
+        org = ctx.client("organizations")
+        members = [
+            a["Id"]
+            for page in org.get_paginator("list_accounts").paginate()
+            for a in page["Accounts"]
+            if a["Id"] != ctx.caller_account
+        ]
+        before = throttle.RATE_LIMITS.throttled.get(("sts", "AssumeRole"), 0)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answered = list(pool.map(lambda a: ctx.client("sts", account=a).get_caller_identity()["Account"], members))
+        throttled = throttle.RATE_LIMITS.throttled.get(("sts", "AssumeRole"), 0) - before
+    assert answered == members and len(members) >= 150
+    assert throttled <= len(members) // 10, f"{throttled} of {len(members)} AssumeRole calls throttled"
