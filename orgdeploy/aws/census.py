@@ -39,31 +39,16 @@ PERMISSIONS = (
 )
 
 
-def disabled_regions(ctx: AwsContext, account: str, regions: list[str], *, management: str) -> tuple[str, ...]:
-    """Regions (of those given) not enabled in account, asked of the Account API from the management account."""
-    return _disabled_regions(ctx, account, regions, management=management)[0]
+def disabled_regions(ctx: AwsContext, account: str, regions: list[str]) -> tuple[str, ...]:
+    """Regions (of those given) not enabled in account, asked of the account itself.
 
-
-def _disabled_regions(
-    ctx: AwsContext, account: str, regions: list[str], *, management: str
-) -> tuple[tuple[str, ...], bool]:
-    """The disabled Regions, and whether they had to be asked of the account itself."""
-    in_account = False
-    if ctx.caller_account == management and account != management:
-        try:
-            found = _opt_statuses(ctx.client("account"), AccountId=account)
-        except Exception as exc:
-            # Asking about another account needs trusted access for account.amazonaws.com.
-            if error_code(exc) != "AccessDeniedException":
-                raise
-            found, in_account = _opt_statuses(ctx.client("account", account=account)), True
-    elif ctx.caller_account == management:
-        found = _opt_statuses(ctx.client("account"))
-    else:
-        # Only the management account may ask about others: ask each account about itself.
-        found, in_account = _opt_statuses(ctx.client("account", account=account)), True
-    off = tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
-    return off, in_account and ctx.caller_account == management
+    A member answers through the role the census assumes in it anyway. ListRegions is five a second per
+    account, so asking the management account about every member would queue a census of thousands of
+    accounts behind one bucket (and would need trusted access for account.amazonaws.com besides).
+    """
+    client = ctx.client("account") if account == ctx.caller_account else ctx.client("account", account=account)
+    found = _opt_statuses(client)
+    return tuple(r for r in regions if found.get(r, "ENABLED_BY_DEFAULT") not in {"ENABLED", "ENABLED_BY_DEFAULT"})
 
 
 def _opt_statuses(client: Any, **kwargs: str) -> dict[str, str]:
@@ -75,7 +60,6 @@ def survey_account(
     account: str,
     regions: list[str],
     *,
-    management: str,
     orgdeploy_recorder: str,
     detail: bool = False,
     vouched: tuple[str, ...] = (),
@@ -89,7 +73,7 @@ def survey_account(
         return AccountFacts(account, True, vouched_regions=tuple(regions))
     regions = [r for r in regions if r not in vouched]
     try:
-        off, in_account = _disabled_regions(ctx, account, regions, management=management)
+        off = disabled_regions(ctx, account, regions)
         iam = ctx.client("iam", account=account)
         try:
             call_with_retries(iam.get_role, RoleName=SERVICE_LINKED_ROLE)
@@ -110,7 +94,6 @@ def survey_account(
             has_role,
             tuple(recorders),
             off,
-            regions_read_in_account=in_account,
             vouched_regions=tuple(vouched),
         )
     except Exception as exc:
@@ -185,7 +168,6 @@ def survey(
     accounts: list[str],
     regions: list[str],
     *,
-    management: str,
     orgdeploy_recorder: str,
     on_done: Callable[[AccountFacts], None] | None = None,
     detail: bool = False,
@@ -199,7 +181,6 @@ def survey(
             ctx,
             account,
             regions,
-            management=management,
             orgdeploy_recorder=orgdeploy_recorder,
             detail=detail,
             vouched=vouched.get(account, ()),

@@ -189,7 +189,6 @@ def _census(
         ctx,
         accounts,
         list(config.regions),
-        management=org.management_account_id,
         orgdeploy_recorder=naming.recorder_name(config),
         on_done=_every_tenth(say, len(scope.accounts_read)),
         detail=detail,

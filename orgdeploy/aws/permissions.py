@@ -51,9 +51,8 @@ ATTACHED_POLICY = "iam::aws:policy/service-role/AWSConfigRoleForOrganizations"  
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_PRINCIPAL = "config.amazonaws.com"
 CONFIG_MULTI_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
-# The census asks the Account Management API about each member from the management account.
-ACCOUNT_PRINCIPAL = "account.amazonaws.com"
-SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL, ACCOUNT_PRINCIPAL)
+# Trusted access that organization packs and the aggregator need.
+SERVICE_ACCESS = (CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
 DELEGATED_PRINCIPALS = (STACKSETS_PRINCIPAL, CONFIG_PRINCIPAL, CONFIG_MULTI_PRINCIPAL)
 
 

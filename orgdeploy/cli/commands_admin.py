@@ -54,13 +54,12 @@ def census(
             ctx,
             active,
             list(loaded.regions),
-            management=org.management_account_id,
             orgdeploy_recorder=f"{loaded.stacksets.name_prefix}-recorder",
         )
     inactive = tuple(AccountFacts(a.id, False, f"account is {a.status}") for a in org.accounts if not a.active)
     result = Census(org, tuple(loaded.regions), facts + inactive)
     if output is CensusOutput.json:
-        document = {"regions": list(loaded.regions), "rows": result.rows(), "notes": result.notes}
+        document = {"regions": list(loaded.regions), "rows": result.rows()}
         typer.echo(json.dumps(document, indent=2))
     elif output is CensusOutput.csv:
         typer.echo(result.to_csv(), nl=False)

@@ -403,7 +403,7 @@ def add_region(
         from orgdeploy.aws.census import disabled_regions
 
         management = ctx.caller_account
-        off = disabled_regions(ctx, management, new, management=management)
+        off = disabled_regions(ctx, management, new)
         if off:
             raise BadInputError(
                 f"REGIONS: {', '.join(off)} not enabled for the management account {management}; "

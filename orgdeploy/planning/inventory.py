@@ -181,9 +181,6 @@ class AccountFacts:
     has_service_linked_role: bool | None = None
     recorders: tuple[tuple[str, RecorderFact], ...] = ()  # (Region, recorder)
     disabled_regions: tuple[str, ...] = ()
-    # The management account could not ask the Account API about it (trusted access for
-    # account.amazonaws.com is off), so its Regions were asked of the account itself.
-    regions_read_in_account: bool = False
     # Regions not read, because a healthy orgdeploy recorder instance stands there (planning/census_scope.py).
     vouched_regions: tuple[str, ...] = ()
 

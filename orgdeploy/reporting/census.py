@@ -19,10 +19,6 @@ LEGEND = {
     "x": "Region not enabled in the account",
     "?": "unknown: the account could not be read",
 }
-ACCOUNT_ACCESS_NOTE = (
-    "trusted access for the Account Management service (account.amazonaws.com) is off, so each account's "
-    "Regions were asked of the account itself; `orgdeploy org-setup` turns it on"
-)
 _SYMBOL = {"orgdeploy": "O", "control-tower": "C", "service-linked": "S", "unknown": "F"}
 COLUMNS = [
     "account",
@@ -86,10 +82,6 @@ class Census:
                 )
         return rows
 
-    @property
-    def notes(self) -> list[str]:
-        return [ACCOUNT_ACCESS_NOTE] if any(f.regions_read_in_account for f in self.facts) else []
-
     def totals(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for cell in (self.cell(f, r) for f in self.facts for r in self.regions):
@@ -113,7 +105,6 @@ class Census:
         unreachable = [f for f in self.facts if not f.reachable]
         for facts in unreachable:
             lines.append(f"unknown {facts.account}: {facts.reason}")
-        lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     def to_csv(self) -> str:

@@ -6,7 +6,9 @@ requests a second per account, and that calls which change state throttle sooner
 
 - reads (Describe*, List*, Get*, BatchGet*, Select*): 10 requests a second, bursts of 20;
 - every other call (writes, and operations such as CreateStackInstances): 2 a second, bursts of 5;
-- sts:AssumeRole, which fans out per account: 20 a second, bursts of 50.
+- sts:AssumeRole, which fans out per account: 20 a second, bursts of 50;
+- account:ListRegions and GetRegionOptStatus: 5 a second, bursts of 5, as the Account Management
+  quotas publish them ("Quotas for AWS Account Management").
 
 A bucket holds `burst` tokens, a call takes one, and tokens come back at `rate` a second; a call that
 finds the bucket empty gets the service's throttling error (throttle.py renders it). Buckets are per
@@ -25,8 +27,14 @@ from dataclasses import dataclass
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Select")
 READ_RATE = (10.0, 20.0)
 WRITE_RATE = (2.0, 5.0)
-SPECIAL_RATES: dict[tuple[str, str], tuple[float, float]] = {("sts", "AssumeRole"): (20.0, 50.0)}
+SPECIAL_RATES: dict[tuple[str, str], tuple[float, float]] = {
+    ("sts", "AssumeRole"): (20.0, 50.0),
+    ("account", "ListRegions"): (5.0, 5.0),
+    ("account", "GetRegionOptStatus"): (5.0, 5.0),
+}
 
+# REST services whose request path is the operation's name in lower camel case.
+PATH_NAMED_SERVICES = frozenset({"account"})
 _ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
@@ -37,12 +45,18 @@ def rate_for(service: str, action: str) -> tuple[float, float]:
     return READ_RATE if action.startswith(READ_PREFIXES) else WRITE_RATE
 
 
-def action_of(headers_target: str, body: bytes) -> str:
-    """The API a request calls: X-Amz-Target for JSON protocols, Action= for query ones, '' when neither."""
+def action_of(headers_target: str, body: bytes, *, service: str = "", path: str = "") -> str:
+    """The API a request calls: X-Amz-Target for JSON protocols, Action= for query ones, the path for the
+    REST services that name their operations there (the Account API's /listRegions); '' otherwise."""
     if headers_target:
         return headers_target.rsplit(".", 1)[-1]
     found = _ACTION.search(body)
-    return found.group(1).decode() if found else ""
+    if found:
+        return found.group(1).decode()
+    if service in PATH_NAMED_SERVICES:
+        name = path.strip("/").split("/", 1)[0]
+        return name[:1].upper() + name[1:]
+    return ""
 
 
 @dataclass

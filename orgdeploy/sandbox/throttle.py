@@ -176,11 +176,17 @@ def _identify(environ: dict[str, Any]) -> tuple[str, str, str]:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
-    return caller_account(environ), signing_service(environ), action_of(str(environ.get("HTTP_X_AMZ_TARGET", "")), body)
+    service = signing_service(environ)
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    return (
+        caller_account(environ),
+        service,
+        action_of(target, body, service=service, path=str(environ.get("PATH_INFO", ""))),
+    )
 
 
 def _label(environ: dict[str, Any], action: str) -> str:
-    """The action, or for REST protocols (no action in the request) the method and path, e.g. POST /listRegions."""
+    """The action, or for REST protocols without one the method and path, e.g. PUT /bucket."""
     if action:
         return action
     return f"{environ.get('REQUEST_METHOD', '')} /{str(environ.get('PATH_INFO', '')).strip('/').split('/')[0]}"

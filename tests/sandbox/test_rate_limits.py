@@ -43,6 +43,21 @@ def test_the_action_comes_from_the_target_header_or_the_query_body() -> None:
     assert action_of("", b"Action=ListStackInstances&Version=2010-05-15") == "ListStackInstances"
     assert action_of("", b"Version=2010-05-15&Action=DescribeStackSetOperation") == "DescribeStackSetOperation"
     assert action_of("", b"") == ""
+    # The Account API is REST: its operation is the path, /listRegions.
+    assert action_of("", b"{}", service="account", path="/listRegions") == "ListRegions"
+    assert action_of("", b"", service="s3", path="/bucket") == ""
+
+
+def test_the_account_api_keeps_to_its_published_five_a_second() -> None:
+    """Account Management quotas: ListRegions and GetRegionOptStatus, 5 a second with bursts of 5, per account."""
+    assert rate_for("account", "ListRegions") == (5.0, 5.0)
+    assert rate_for("account", "GetRegionOptStatus") == (5.0, 5.0)
+    clock = [0.0]
+    limits = RateLimits(clock=lambda: clock[0])
+    assert [limits.take("111111111111", "account", "ListRegions") for _ in range(6)] == [True] * 5 + [False]
+    assert limits.take("222222222222", "account", "ListRegions"), "each account has a bucket of its own"
+    clock[0] += 0.2
+    assert limits.take("111111111111", "account", "ListRegions")
 
 
 def test_the_served_sandbox_throttles_a_burst_of_reads_with_the_services_error() -> None:
@@ -69,3 +84,29 @@ def test_the_served_sandbox_throttles_a_burst_of_reads_with_the_services_error()
             except ClientError as exc:
                 codes.append(exc.response["Error"]["Code"])
         assert codes.count("ok") >= 20 and "Throttling" in codes
+
+
+def test_the_served_sandbox_throttles_a_burst_of_list_regions_as_the_account_api_does() -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from orgdeploy.sandbox.server import start_sandbox
+
+    with start_sandbox(accounts=4, op_seconds=0, rate_limited=True, workloads=False) as sandbox:
+        account = boto3.client(
+            "account",
+            endpoint_url=sandbox.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        codes = []
+        for _ in range(12):
+            try:
+                account.list_regions()
+                codes.append("ok")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+        assert 5 <= codes.count("ok") <= 7 and "TooManyRequestsException" in codes, codes
