@@ -62,6 +62,9 @@ class Step:
     # Changes with the desired content and the state it acts on, so a retried call
     # is idempotent and a later, different call gets a new id.
     operation_id: str | None = None
+    # Instance operations: about how many instances they touch (0 when not known), which tells the
+    # executor what a listing of the results costs before it has read one.
+    expected_instances: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

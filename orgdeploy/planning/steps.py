@@ -198,10 +198,12 @@ def instance_steps(
                     targets = {**value, "OrganizationalUnitIds": units}
                     action = "create_stack_instances"
                     what = "create instances"
+                    expected = sum(len(desired[r]) for r in regions)
                 else:
                     targets = {"OrganizationalUnitIds": units, "Accounts": value, "AccountFilterType": "INTERSECTION"}
                     action = "update_stack_instances"
                     what = "retry instances that are not CURRENT"
+                    expected = len(value) * len(regions)
                 state = sorted(
                     (i.account, i.region, i.status, i.detailed_status)
                     for i in (existing.instances if existing else ())
@@ -217,6 +219,7 @@ def instance_steps(
                     depends_on=depends_on if key == "first" else (*depends_on, *first_steps),
                     operation_preferences=operation_preferences(config, parallel=True if key != "first" else None),
                     deployment_targets=targets,
+                    expected_instances=expected,
                     operation_id=operation_id(
                         step_id,
                         {"targets": targets, "regions": regions, "state": state},

@@ -309,19 +309,21 @@ class Executor:
         operation_id = self.stacksets.start(call, OperationId=step.operation_id, **args)
 
         # DescribeStackSetOperation is strongly consistent and one call: it decides when the operation ends.
-        # The results are a page per 100 instances: listed once at the end, and for progress no more than
-        # one page per progress_every on average, so those calls grow with time, not with instances x polls.
-        last_progress, pages = time.monotonic(), 1
+        # The results are a page per 100 instances, listed once at the end. For progress, the operation
+        # earns a page per progress_every and a listing is read only once its pages are earned, so those
+        # calls grow with time, not with instances x polls (a 16,000-instance listing waits 40 minutes).
+        started, spent = time.monotonic(), 0
+        pages = max(1, -(-step.expected_instances // RESULTS_PAGE))
 
         def finished() -> dict[str, Any] | None:
-            nonlocal last_progress, pages
+            nonlocal spent, pages
             status = self.stacksets.operation_status(step.target, operation_id)
             if status["Status"] in FINISHED:
                 return status
-            if time.monotonic() - last_progress >= self.settings.progress_every * pages:
-                last_progress = time.monotonic()
+            if (time.monotonic() - started) / self.settings.progress_every - spent >= pages:
                 results = self.stacksets.results(step.target, operation_id)
                 pages = max(1, -(-len(results) // RESULTS_PAGE))
+                spent += pages
                 done = sum(1 for r in results if r.status in {"SUCCEEDED", "FAILED", "CANCELLED"})
                 self.reporter.step_progress(step, done, max(len(results), done))
             return None

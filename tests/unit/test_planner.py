@@ -367,6 +367,8 @@ def test_a_region_added_plans_only_that_region(tmp_path: Path) -> None:
         "Accounts": [GONE],
         "AccountFilterType": "DIFFERENCE",
     }
+    # The six active members: what a listing of the operation's results will cost the executor.
+    assert create.expected_instances == 6
     pack = next(s for s in the_plan.changes if s.target == "orgdeploy-pack-baseline")
     assert create.id in pack.depends_on
 
