@@ -30,6 +30,7 @@ from orgdeploy.templates.render import RenderedSet
 class Reporter(Protocol):
     def step_started(self, step: Step) -> None: ...
     def step_progress(self, step: Step, done: int, total: int) -> None: ...
+    def step_waiting(self, step: Step, status: str, seconds: float) -> None: ...
     def step_finished(self, result: StepResult) -> None: ...
 
 
@@ -320,6 +321,7 @@ class Executor:
             status = self.stacksets.operation_status(step.target, operation_id)
             if status["Status"] in FINISHED:
                 return status
+            self.reporter.step_waiting(step, status["Status"], time.monotonic() - started)
             if (time.monotonic() - started) / self.settings.progress_every - spent >= pages:
                 results = self.stacksets.results(step.target, operation_id)
                 pages = max(1, -(-len(results) // RESULTS_PAGE))

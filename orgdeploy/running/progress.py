@@ -17,6 +17,7 @@ class LineReporter:
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()
         self._last: dict[str, tuple[int, int]] = {}
+        self._waited: dict[str, int] = {}
 
     def log(self, message: str) -> None:
         with self._lock:
@@ -30,6 +31,13 @@ class LineReporter:
         if self._last.get(step.id) != (done, total) and total:
             self._last[step.id] = (done, total)
             self.log(f"       {step.id}: {done}/{total} instances done")
+
+    def step_waiting(self, step: Step, status: str, seconds: float) -> None:
+        # A line a minute: a wave of thousands of instances can run for many minutes between listings.
+        minutes = int(seconds // 60)
+        if minutes > self._waited.get(step.id, 0):
+            self._waited[step.id] = minutes
+            self.log(f"       {step.id}: {status} for {minutes} min")
 
     def step_finished(self, result: StepResult) -> None:
         word = {"succeeded": "done  ", "failed": "FAILED", "blocked": "skip  "}[result.outcome]
@@ -49,6 +57,9 @@ class SilentReporter:
         return None
 
     def step_progress(self, step: Step, done: int, total: int) -> None:
+        return None
+
+    def step_waiting(self, step: Step, status: str, seconds: float) -> None:
         return None
 
     def step_finished(self, result: StepResult) -> None:
@@ -78,7 +89,10 @@ class LiveReporter:
         for column in ("step", "status", "instances", "what"):
             table.add_column(column)
         for row in self._rows.values():
-            style = {"failed": "red", "done": "green", "blocked": "yellow", "running": "cyan"}.get(row[1], "")
+            word = row[1].split(" ")[0]
+            style = {"failed": "red", "done": "green", "blocked": "yellow", "running": "cyan", "queued": "cyan"}.get(
+                word, ""
+            )
             table.add_row(*row, style=style)
         return table
 
@@ -99,6 +113,9 @@ class LiveReporter:
 
     def step_progress(self, step: Step, done: int, total: int) -> None:
         self._update(step.id, progress=f"{done}/{total}" if total else "pending")
+
+    def step_waiting(self, step: Step, status: str, seconds: float) -> None:
+        self._update(step.id, f"{status.lower()} {int(seconds // 60)}m{int(seconds % 60):02d}s")
 
     def step_finished(self, result: StepResult) -> None:
         self._update(result.step.id, {"succeeded": "done", "failed": "failed", "blocked": "blocked"}[result.outcome])
@@ -125,6 +142,9 @@ class SwitchableReporter:
 
     def step_progress(self, step: Step, done: int, total: int) -> None:
         self.target.step_progress(step, done, total)
+
+    def step_waiting(self, step: Step, status: str, seconds: float) -> None:
+        self.target.step_waiting(step, status, seconds)
 
     def step_finished(self, result: StepResult) -> None:
         self.target.step_finished(result)

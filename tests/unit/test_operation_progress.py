@@ -3,6 +3,7 @@ that the operation's time pays for, a page of results per progress_every (docs/o
 
 from __future__ import annotations
 
+import io
 import math
 import types
 from typing import Any
@@ -13,7 +14,7 @@ from orgdeploy.planning.inventory import OperationResult
 from orgdeploy.planning.plan import Step
 from orgdeploy.running import executor as executor_module
 from orgdeploy.running.executor import Executor, ExecutorSettings
-from orgdeploy.running.progress import SilentReporter
+from orgdeploy.running.progress import LineReporter, SilentReporter
 
 
 class ClockedStackSets:
@@ -40,12 +41,14 @@ class ClockedStackSets:
         return [OperationResult(f"{n:012d}", "us-east-1", "SUCCEEDED", "") for n in range(self.instances)]
 
 
-def _watch(monkeypatch: pytest.MonkeyPatch, instances: int, checks: int, expected: int) -> ClockedStackSets:
+def _watch(
+    monkeypatch: pytest.MonkeyPatch, instances: int, checks: int, expected: int, reporter: Any = None
+) -> ClockedStackSets:
     stacksets = ClockedStackSets(instances, checks)
     monkeypatch.setattr(executor_module, "time", types.SimpleNamespace(monotonic=stacksets.monotonic))
     watcher = Executor.__new__(Executor)
     watcher.stacksets = stacksets  # type: ignore[assignment]
-    watcher.reporter = SilentReporter()
+    watcher.reporter = reporter or SilentReporter()
     watcher.settings = ExecutorSettings(poll_first=0.001, poll_max=0.001, progress_every=1.0)
     step = Step(
         id="recorders",
@@ -80,3 +83,16 @@ def test_a_listing_of_unknown_size_is_first_read_after_one_page_is_paid_for(monk
     # Without the plan's count, the first listing learns the size, and the next ones wait for their pages.
     watched = _watch(monkeypatch, instances=300, checks=12, expected=0)
     assert watched.listed_at == [1.0, 6.0, 9.0, 12.0]
+
+
+def test_between_listings_the_log_says_a_minute_at_a_time_that_the_operation_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = io.StringIO()
+    _watch(monkeypatch, instances=16000, checks=150, expected=16000, reporter=LineReporter(log))
+    lines = [line.split(" ", 1)[1] for line in log.getvalue().splitlines()]
+    assert lines == [
+        "       recorders: RUNNING for 1 min",
+        "       recorders: RUNNING for 2 min",
+        "       recorders: 16000/16000 instances done",
+    ]
