@@ -225,13 +225,24 @@ def test_capped_counts_stay_capped(cli: Callable[..., CliResult], config_client:
     ]
 
 
-def test_the_report_survives_throttling(config_client: Any) -> None:
-    calm = read_report(config_client, aggregator="orgdeploy", strategy="rules", rate=None)
-    STATE.throttle_rate = 0.3
+def test_the_report_survives_throttling(sandbox: RunningSandbox) -> None:
+    from botocore.config import Config
+
+    # As orgdeploy's own clients are: botocore retries nothing, so every throttle reaches orgdeploy's retries
+    # (a default client would absorb most of them in its own five attempts, and the count below would hang on
+    # which of the sandbox's seeded draws this process had used up before).
+    client = boto3.client(
+        "config",
+        endpoint_url=sandbox.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    calm = read_report(client, aggregator="orgdeploy", strategy="rules", rate=None)
+    STATE.throttle_rate = 0.2  # a call fails only after ten throttles in a row: about 1e-7 a call
     try:
-        stormy = {
-            s: read_report(config_client, aggregator="orgdeploy", strategy=s, rate=None) for s in ("query", "rules")
-        }
+        stormy = {s: read_report(client, aggregator="orgdeploy", strategy=s, rate=None) for s in ("query", "rules")}
     finally:
         STATE.throttle_rate = 0.0
     assert _same(stormy["query"], stormy["rules"], calm) and stormy["rules"].rows == calm.rows
