@@ -50,3 +50,19 @@ def use_sandbox_credentials(monkeypatch: pytest.MonkeyPatch, region: str = "us-e
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+
+
+def unretried_client(service: str, endpoint_url: str, region: str = "us-east-1") -> Any:
+    """A client with the sandbox's dummy keys whose botocore retries nothing, as orgdeploy's own clients do,
+    so every throttle reaches the caller."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )

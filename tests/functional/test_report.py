@@ -38,6 +38,7 @@ from orgdeploy.reporting.rule_names import normalise_pack_name
 from orgdeploy.sandbox.server import RunningSandbox, start_sandbox
 from orgdeploy.sandbox.state import STATE
 from tests.conftest import REPO_ROOT, CliResult
+from tests.helpers import unretried_client
 
 SANDBOX_1 = "183216448298"  # sandbox-1: its workloads fail 14 rules in each Region (docs/sandbox.md, Workloads)
 LOG_ARCHIVE = "176045229611"  # 120 log buckets without a TLS-only policy, in the home Region
@@ -226,19 +227,9 @@ def test_capped_counts_stay_capped(cli: Callable[..., CliResult], config_client:
 
 
 def test_the_report_survives_throttling(sandbox: RunningSandbox) -> None:
-    from botocore.config import Config
-
-    # As orgdeploy's own clients are: botocore retries nothing, so every throttle reaches orgdeploy's retries
-    # (a default client would absorb most of them in its own five attempts, and the count below would hang on
-    # which of the sandbox's seeded draws this process had used up before).
-    client = boto3.client(
-        "config",
-        endpoint_url=sandbox.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
+    # Every throttle reaches orgdeploy's retries: a default client would absorb most of them in its own five
+    # attempts, and the count below would hang on which seeded draws this process had used up before.
+    client = unretried_client("config", sandbox.endpoint_url)
     calm = read_report(client, aggregator="orgdeploy", strategy="rules", rate=None)
     STATE.throttle_rate = 0.2  # a call fails only after ten throttles in a row: about 1e-7 a call
     try:

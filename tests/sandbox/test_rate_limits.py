@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("moto")
 
 from orgdeploy.sandbox.rate_limits import RateLimits, action_of, rate_for
+from tests.helpers import unretried_client
 
 
 class Clock:
@@ -61,21 +62,12 @@ def test_the_account_api_keeps_to_its_published_five_a_second() -> None:
 
 
 def test_the_served_sandbox_throttles_a_burst_of_reads_with_the_services_error() -> None:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import ClientError
 
     from orgdeploy.sandbox.server import start_sandbox
 
     with start_sandbox(accounts=4, op_seconds=0, rate_limited=True, workloads=False) as sandbox:
-        cfn = boto3.client(
-            "cloudformation",
-            endpoint_url=sandbox.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
+        cfn = unretried_client("cloudformation", sandbox.endpoint_url)
         codes = []
         for _ in range(30):
             try:
@@ -87,21 +79,12 @@ def test_the_served_sandbox_throttles_a_burst_of_reads_with_the_services_error()
 
 
 def test_the_served_sandbox_throttles_a_burst_of_list_regions_as_the_account_api_does() -> None:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import ClientError
 
     from orgdeploy.sandbox.server import start_sandbox
 
     with start_sandbox(accounts=4, op_seconds=0, rate_limited=True, workloads=False) as sandbox:
-        account = boto3.client(
-            "account",
-            endpoint_url=sandbox.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
+        account = unretried_client("account", sandbox.endpoint_url)
         codes = []
         for _ in range(12):
             try:
