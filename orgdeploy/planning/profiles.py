@@ -125,6 +125,7 @@ def profile_steps(
                 depends_on=depends_on,
                 operation_preferences=operation_preferences(config, parallel=True),
                 deployment_targets=targets,
+                expected_instances=len(group) * len(regions),
                 # An adopted recorder keeps its name: the other overrides stay as they are.
                 parameters=overrides,
                 operation_id=operation_id(

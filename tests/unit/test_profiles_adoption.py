@@ -85,6 +85,7 @@ def test_profile_accounts_get_the_override_after_creation_and_the_model_converge
     assert step.deployment_targets is not None and step.deployment_targets["Accounts"] == [DEV1, DEV2]
     assert dict(step.parameters)["RecordingProfile"] == "dev-daily"
     assert set(step.regions) == {HOME, OTHER}
+    assert step.expected_instances == 4  # two accounts in two Regions
     packs = [s for s in first.steps if s.id.startswith("pack-baseline-")]
     assert all(step.id in s.depends_on for s in packs)
     assert any("Root/Dev -> dev-daily" in note for note in first.notes)
