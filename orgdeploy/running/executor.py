@@ -321,8 +321,9 @@ class Executor:
             status = self.stacksets.operation_status(step.target, operation_id)
             if status["Status"] in FINISHED:
                 return status
-            self.reporter.step_waiting(step, status["Status"], time.monotonic() - started)
-            if (time.monotonic() - started) / self.settings.progress_every - spent >= pages:
+            elapsed = time.monotonic() - started
+            self.reporter.step_waiting(step, status["Status"], elapsed)
+            if elapsed / self.settings.progress_every - spent >= pages:
                 results = self.stacksets.results(step.target, operation_id)
                 pages = max(1, -(-len(results) // RESULTS_PAGE))
                 spent += pages
